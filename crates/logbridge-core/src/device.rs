@@ -1,0 +1,615 @@
+//! The LogBridge device: the write path and the IOCTL handlers, generic over [`Kernel`].
+//!
+//! # The write path ([`LogBridge::write`]), in order
+//! 1. **Validate.** A write whose record would not fit the whole ring gets `STATUS_BUFFER_OVERFLOW`
+//!    (the `NdisMWriteLogData` rule); one above `MaxWriteSize` gets `STATUS_INVALID_BUFFER_SIZE`.
+//!    Either way nothing is logged anywhere and nothing already logged changes.
+//! 2. **Ring.** The payload is checksummed, then, under the log lock, appended (taking the next
+//!    sequence number) and the rate limiter is asked for a token. Nothing else happens under the
+//!    lock. Then the parked readers are completed ([`Kernel::complete_pending_reads`]).
+//! 3. **Event log**, if the write got a token and IRQL <= DISPATCH_LEVEL: first, if entries were
+//!    not written since the last summary, one Warning summary entry says how many and why; then
+//!    the Informational entry for this write. `IoAllocateErrorLogEntry` returning NULL is counted
+//!    (and reported by the next summary), never fatal.
+//! 4. **WMI**, if a consumer enabled the event and IRQL <= APC_LEVEL: the event item is built in
+//!    nonpaged memory and handed to `IoWMIWriteEvent`; if that fails the item is freed here.
+//! 5. **Statistics**, and the request completes with `STATUS_SUCCESS` and the byte count.
+//!
+//! Event log and WMI are best effort: their failures are counted, and the write still succeeds,
+//! because the record is in the ring.
+//!
+//! # Zero-length writes
+//! The driver asks KMDF to deliver them (`AllowZeroLengthRequests`). A zero-length write is a
+//! record with an empty payload: it takes a sequence number, is in the ring, gets an event-log
+//! entry whose preview reads `(empty)` and a WMI event with `TotalLength` 0, and completes with
+//! `STATUS_SUCCESS` and 0 bytes. That makes an empty write a cheap, visible marker.
+
+use crate::errorlog::{self, InsertionString, PacketSpec, WriteFacts};
+use crate::ioctl::{self, ReadLogRequest, ReadLogResponse, Stats};
+use crate::kernel::{APC_LEVEL, Completion, DISPATCH_LEVEL, Kernel, PendingReadServer, ReadCompletion, WmiWriteFailure};
+use crate::messages;
+use crate::ratelimit::{RateLimit, TokenBucket};
+use crate::record::{MAX_RECORD_PAYLOAD, PreparedRecord};
+use crate::ring::{self, ReadCursor, RingError, RingLog};
+use crate::status::NtStatus;
+use crate::wmi;
+use core::sync::atomic::{AtomicU64, Ordering};
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::{FromBytes, IntoBytes};
+
+/// Default `MaxWriteSize`: 64 KiB.
+pub const DEFAULT_MAX_WRITE_SIZE: u32 = 64 * 1024;
+
+/// The registry parameters (`HKR\Parameters` of the device), with their valid ranges and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parameter {
+    /// `RingLogSize`: bytes of nonpaged memory for the ring. 64 KiB ..= 64 MiB, default 1 MiB.
+    RingLogSize,
+    /// `EventLogBurst`: token-bucket size. 0 ..= 10000, default 100 (0: no per-write entries).
+    EventLogBurst,
+    /// `EventLogRatePerSecond`: refill rate. 0 ..= 1000, default 20.
+    EventLogRatePerSecond,
+    /// `MaxWriteSize`: largest accepted write. 1 ..= 16 MiB, default 64 KiB.
+    MaxWriteSize,
+}
+
+impl Parameter {
+    /// All parameters.
+    pub const ALL: [Parameter; 4] =
+        [Parameter::RingLogSize, Parameter::EventLogBurst, Parameter::EventLogRatePerSecond, Parameter::MaxWriteSize];
+
+    /// The registry value name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Parameter::RingLogSize => "RingLogSize",
+            Parameter::EventLogBurst => "EventLogBurst",
+            Parameter::EventLogRatePerSecond => "EventLogRatePerSecond",
+            Parameter::MaxWriteSize => "MaxWriteSize",
+        }
+    }
+
+    /// Valid range, inclusive.
+    pub const fn range(self) -> (u32, u32) {
+        match self {
+            Parameter::RingLogSize => (64 * 1024, 64 << 20),
+            Parameter::EventLogBurst => (0, 10_000),
+            Parameter::EventLogRatePerSecond => (0, 1000),
+            Parameter::MaxWriteSize => (1, MAX_RECORD_PAYLOAD),
+        }
+    }
+
+    /// The default.
+    pub const fn default_value(self) -> u32 {
+        match self {
+            Parameter::RingLogSize => 1 << 20,
+            Parameter::EventLogBurst => crate::ratelimit::DEFAULT_BURST,
+            Parameter::EventLogRatePerSecond => crate::ratelimit::DEFAULT_PER_SECOND,
+            Parameter::MaxWriteSize => DEFAULT_MAX_WRITE_SIZE,
+        }
+    }
+
+    /// The value to use: `found` if it is in range, else the default and `Err` with what was
+    /// wrong (the driver logs it once with [`messages::LOGBRIDGE_PARAMETER_DEFAULTED`]).
+    /// A missing value (`None`) silently means the default.
+    pub fn resolve(self, found: Option<u32>) -> Result<u32, ParameterDefaulted> {
+        let (low, high) = self.range();
+        match found {
+            None => Ok(self.default_value()),
+            Some(value) if value >= low && value <= high => Ok(value),
+            Some(value) => Err(ParameterDefaulted { parameter: self, found: value, used: self.default_value() }),
+        }
+    }
+}
+
+/// A registry value out of range, replaced by its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParameterDefaulted {
+    /// Which parameter.
+    pub parameter: Parameter,
+    /// The value found.
+    pub found: u32,
+    /// The default used instead.
+    pub used: u32,
+}
+
+/// The device's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Largest accepted write.
+    pub max_write_size: usize,
+    /// Event-log rate limit.
+    pub rate_limit: RateLimit,
+    /// `ERROR_LOG_MAXIMUM_SIZE` of the target (240 on 64-bit Windows, 152 on x86).
+    pub error_log_maximum_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_write_size: usize::try_from(DEFAULT_MAX_WRITE_SIZE).unwrap_or(usize::MAX),
+            rate_limit: RateLimit::default(),
+            error_log_maximum_size: errorlog::ERROR_LOG_MAXIMUM_SIZE,
+        }
+    }
+}
+
+/// Everything the log lock protects.
+#[derive(Debug)]
+pub struct LogState<S> {
+    /// The ring.
+    pub ring: RingLog<S>,
+    /// The event-log rate limiter.
+    pub limiter: TokenBucket,
+}
+
+impl<S: AsRef<[u8]> + AsMut<[u8]>> LogState<S> {
+    /// State over ring storage `storage`.
+    pub fn new(storage: S, rate_limit: RateLimit) -> Result<Self, RingError> {
+        Ok(LogState { ring: RingLog::new(storage)?, limiter: TokenBucket::new(rate_limit) })
+    }
+}
+
+/// The lock around [`LogState`]: a WDFSPINLOCK in the driver, a mutex on the host.
+///
+/// `with_lock` runs `f` with the lock held. The core only copies and counts inside `f`; it never
+/// calls a [`Kernel`] routine or allocates there.
+pub trait LogLock {
+    /// The ring's storage.
+    type Storage: AsRef<[u8]> + AsMut<[u8]>;
+    /// Runs `f` under the lock.
+    fn with_lock<R>(&self, f: impl FnOnce(&mut LogState<Self::Storage>) -> R) -> R;
+}
+
+/// One handle's ring-log cursor. It lives in the file object's context and is read and written
+/// only under the log lock, so relaxed atomics are enough (they make it `Sync` without `unsafe`).
+#[derive(Debug, Default)]
+pub struct CursorCell {
+    position: AtomicU64,
+    sequence: AtomicU64,
+}
+
+impl CursorCell {
+    /// A cell holding `cursor`.
+    pub fn new(cursor: ReadCursor) -> Self {
+        CursorCell { position: AtomicU64::new(cursor.position), sequence: AtomicU64::new(cursor.sequence) }
+    }
+
+    /// The cursor (call under the log lock).
+    pub fn load(&self) -> ReadCursor {
+        ReadCursor { position: self.position.load(Ordering::Relaxed), sequence: self.sequence.load(Ordering::Relaxed) }
+    }
+
+    /// Stores a cursor (call under the log lock).
+    pub fn store(&self, cursor: ReadCursor) {
+        self.position.store(cursor.position, Ordering::Relaxed);
+        self.sequence.store(cursor.sequence, Ordering::Relaxed);
+    }
+}
+
+/// A user write.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteRequest<'a> {
+    /// The bytes (empty for a zero-length write).
+    pub payload: &'a [u8],
+    /// `WdfRequestGetRequestorProcessId`.
+    pub process_id: u32,
+}
+
+macro_rules! counters {
+    ($($field:ident,)*) => {
+        #[derive(Debug, Default)]
+        struct Counters { $($field: AtomicU64,)* }
+    };
+}
+
+counters! {
+    writes,
+    bytes_written,
+    zero_length_writes,
+    writes_rejected,
+    eventlog_written,
+    eventlog_summaries,
+    eventlog_rate_limited,
+    eventlog_alloc_failed,
+    eventlog_irql_skipped,
+    wmi_fired,
+    wmi_disabled,
+    wmi_irql_skipped,
+    wmi_alloc_failed,
+    wmi_failed,
+    wmi_last_failure_status,
+    reads_completed,
+    reads_pended,
+    clears,
+    unreported_rate_limited,
+    unreported_alloc_failed,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// The device: settings, the locked log, and counters.
+#[derive(Debug)]
+pub struct LogBridge<L> {
+    config: Config,
+    log: L,
+    capacity: usize,
+    counters: Counters,
+}
+
+impl<L: LogLock> LogBridge<L> {
+    /// A device over an initialised log.
+    pub fn new(config: Config, log: L) -> Self {
+        let capacity = log.with_lock(|state| state.ring.capacity());
+        LogBridge { config, log, capacity, counters: Counters::default() }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The lock, for the kernel layer (and tests) to inspect the ring.
+    pub fn log(&self) -> &L {
+        &self.log
+    }
+
+    /// The cursor a newly opened handle starts with: at the end, so it sees new records.
+    pub fn open_cursor(&self) -> CursorCell {
+        CursorCell::new(self.log.with_lock(|state| state.ring.cursor_at_end()))
+    }
+
+    /// Handles one write. See the module documentation for the steps.
+    pub fn write<K: Kernel>(&self, kernel: &K, request: WriteRequest<'_>) -> Completion {
+        let payload = request.payload;
+        // 1. Validate.
+        let fits_ring = ring::record_size(payload.len()).is_some_and(|size| size <= self.capacity);
+        if !fits_ring {
+            bump(&self.counters.writes_rejected);
+            return Completion::failure(NtStatus::BUFFER_OVERFLOW);
+        }
+        if payload.len() > self.config.max_write_size {
+            bump(&self.counters.writes_rejected);
+            return Completion::failure(NtStatus::INVALID_BUFFER_SIZE);
+        }
+        // 2. Ring: checksum outside the lock, append and take a token inside it.
+        let timestamp = kernel.system_time();
+        let now = kernel.interrupt_time();
+        let Some(prepared) = PreparedRecord::new(payload, timestamp, request.process_id) else {
+            bump(&self.counters.writes_rejected);
+            return Completion::failure(NtStatus::BUFFER_OVERFLOW);
+        };
+        let appended = self.log.with_lock(|state| {
+            let appended = state.ring.append(&prepared)?;
+            Ok::<_, RingError>((appended, state.limiter.try_take(now)))
+        });
+        let (appended, token) = match appended {
+            Ok(done) => done,
+            Err(_) => {
+                bump(&self.counters.writes_rejected);
+                return Completion::failure(NtStatus::BUFFER_OVERFLOW);
+            }
+        };
+        kernel.complete_pending_reads(self);
+        // 3. Event log.
+        let facts = WriteFacts {
+            sequence: appended.sequence,
+            process_id: request.process_id,
+            payload,
+            final_status: NtStatus::SUCCESS,
+        };
+        self.log_write_entry(kernel, &facts, token);
+        // 4. WMI.
+        self.fire_wmi_event(kernel, &facts, timestamp);
+        // 5. Statistics and completion.
+        bump(&self.counters.writes);
+        add(&self.counters.bytes_written, u64::try_from(payload.len()).unwrap_or(u64::MAX));
+        if payload.is_empty() {
+            bump(&self.counters.zero_length_writes);
+        }
+        Completion::success(payload.len())
+    }
+
+    fn log_write_entry<K: Kernel>(&self, kernel: &K, facts: &WriteFacts<'_>, token: bool) {
+        if !token {
+            bump(&self.counters.eventlog_rate_limited);
+            bump(&self.counters.unreported_rate_limited);
+            return;
+        }
+        if kernel.irql() > DISPATCH_LEVEL {
+            bump(&self.counters.eventlog_irql_skipped);
+            return;
+        }
+        self.log_summary_entry(kernel, facts.sequence);
+        let strings = errorlog::write_packet_strings(facts);
+        let spec = errorlog::write_packet_spec(facts, &strings, self.config.error_log_maximum_size);
+        if self.log_entry(kernel, &spec) {
+            bump(&self.counters.eventlog_written);
+        } else {
+            bump(&self.counters.eventlog_alloc_failed);
+            bump(&self.counters.unreported_alloc_failed);
+        }
+    }
+
+    /// Logs the Warning summary of entries not written since the last one, if there are any.
+    fn log_summary_entry<K: Kernel>(&self, kernel: &K, sequence: u64) {
+        let rate_limited = self.counters.unreported_rate_limited.swap(0, Ordering::Relaxed);
+        let alloc_failed = self.counters.unreported_alloc_failed.swap(0, Ordering::Relaxed);
+        let total = rate_limited.saturating_add(alloc_failed);
+        if total == 0 {
+            return;
+        }
+        let limit = self.config.rate_limit;
+        let strings = [
+            InsertionString::Decimal(total),
+            InsertionString::Decimal(rate_limited),
+            InsertionString::Decimal(alloc_failed),
+            InsertionString::Decimal(u64::from(limit.burst)),
+            InsertionString::Decimal(u64::from(limit.per_second)),
+        ];
+        let dump = total.to_le_bytes();
+        let spec = PacketSpec {
+            message: messages::LOGBRIDGE_ENTRIES_SUPPRESSED,
+            major_function: errorlog::IRP_MJ_WRITE,
+            unique_error_value: 0,
+            final_status: NtStatus::SUCCESS,
+            sequence_number: errorlog::truncate_sequence(sequence),
+            dump: &dump,
+            max_dump_bytes: dump.len(),
+            strings: &strings,
+        };
+        if self.log_entry(kernel, &spec) {
+            bump(&self.counters.eventlog_summaries);
+        } else {
+            // Not lost: the next summary reports them.
+            bump(&self.counters.eventlog_alloc_failed);
+            add(&self.counters.unreported_rate_limited, rate_limited);
+            add(&self.counters.unreported_alloc_failed, alloc_failed);
+        }
+    }
+
+    /// Plans, allocates, fills and writes one entry. False if it could not be written.
+    fn log_entry<K: Kernel>(&self, kernel: &K, spec: &PacketSpec<'_>) -> bool {
+        let Ok(plan) = errorlog::plan_packet(spec, self.config.error_log_maximum_size) else {
+            return false;
+        };
+        let Some(mut entry) = kernel.allocate_error_log_entry(plan.entry_size) else {
+            return false;
+        };
+        if errorlog::encode_packet(entry.as_mut(), spec, &plan).is_err() {
+            // Dropping the unwritten entry frees it.
+            return false;
+        }
+        kernel.write_error_log_entry(entry);
+        true
+    }
+
+    fn fire_wmi_event<K: Kernel>(&self, kernel: &K, facts: &WriteFacts<'_>, timestamp: crate::time::FileTime) {
+        if !kernel.wmi_events_enabled() {
+            bump(&self.counters.wmi_disabled);
+            return;
+        }
+        if kernel.irql() > APC_LEVEL {
+            bump(&self.counters.wmi_irql_skipped);
+            return;
+        }
+        let size = wmi::event_item_size(facts.payload.len());
+        let Some(mut item) = kernel.allocate_nonpaged(size) else {
+            bump(&self.counters.wmi_alloc_failed);
+            return;
+        };
+        let provider_id = kernel.wmi_provider_id();
+        if wmi::encode_write_event(item.as_mut(), provider_id, timestamp, facts.sequence, facts.process_id, facts.payload)
+            .is_err()
+        {
+            // Not handed to WMI: dropping it frees it.
+            bump(&self.counters.wmi_alloc_failed);
+            return;
+        }
+        match kernel.wmi_write_event(item) {
+            Ok(()) => bump(&self.counters.wmi_fired),
+            Err(WmiWriteFailure { status, item }) => {
+                bump(&self.counters.wmi_failed);
+                self.counters.wmi_last_failure_status.store(u64::from(status.as_u32()), Ordering::Relaxed);
+                // IoWMIWriteEvent failed, so the item is still ours: free it, exactly here.
+                drop(item);
+            }
+        }
+    }
+
+    /// `IOCTL_LOGBRIDGE_READ_LOG` for the handle whose cursor is `cursor`.
+    pub fn read_log(&self, cursor: &CursorCell, input: &[u8], output: &mut [u8]) -> ReadCompletion {
+        let request = match parse_read_request(input) {
+            Ok(request) => request,
+            Err(status) => return ReadCompletion::Complete(Completion::failure(status)),
+        };
+        let dont_wait = request.flags.get() & ioctl::READ_FLAG_DONT_WAIT != 0;
+        let mode = request.mode.get();
+        let explicit = ReadCursor { position: request.position.get(), sequence: request.sequence.get() };
+        let completion = self.serve_read(cursor, output, dont_wait, |ring, current| match mode {
+            ioctl::READ_MODE_OLDEST => ring.cursor_at_oldest(),
+            ioctl::READ_MODE_POSITION => explicit,
+            ioctl::READ_MODE_END => ring.cursor_at_end(),
+            _ => current,
+        });
+        if completion == ReadCompletion::Pending {
+            bump(&self.counters.reads_pended);
+        }
+        completion
+    }
+
+    /// Reads from the cursor `start` picks into `output`, under the lock.
+    fn serve_read(
+        &self,
+        cell: &CursorCell,
+        output: &mut [u8],
+        dont_wait: bool,
+        start: impl FnOnce(&RingLog<L::Storage>, ReadCursor) -> ReadCursor,
+    ) -> ReadCompletion {
+        let Some((header, records)) = output.split_at_mut_checked(ioctl::READ_LOG_RESPONSE_SIZE) else {
+            return ReadCompletion::Complete(Completion {
+                status: NtStatus::BUFFER_TOO_SMALL,
+                information: ioctl::READ_LOG_RESPONSE_SIZE,
+            });
+        };
+        let result = self.log.with_lock(|state| {
+            let mut cursor = start(&state.ring, cell.load());
+            let outcome = state.ring.read(&mut cursor, records)?;
+            if outcome.records > 0 || outcome.lost_records > 0 || dont_wait {
+                cell.store(cursor);
+                Ok(Some((outcome, cursor)))
+            } else {
+                // Remember where this request starts (a mode may have moved it), then park it.
+                cell.store(cursor);
+                Ok(None)
+            }
+        });
+        let mut response = ReadLogResponse {
+            size: U32::new(u32::try_from(ioctl::READ_LOG_RESPONSE_SIZE).unwrap_or(0)),
+            version: U32::new(ioctl::CONTRACT_VERSION),
+            ..ReadLogResponse::default()
+        };
+        let completion = match result {
+            Ok(None) => return ReadCompletion::Pending,
+            Ok(Some((outcome, next))) => {
+                response.bytes = U32::new(u32::try_from(outcome.bytes).unwrap_or(u32::MAX));
+                response.records = U32::new(u32::try_from(outcome.records).unwrap_or(u32::MAX));
+                response.first_sequence = U64::new(outcome.first_sequence);
+                response.next_position = U64::new(next.position);
+                response.next_sequence = U64::new(next.sequence);
+                response.lost_records = U64::new(outcome.lost_records);
+                response.lost_bytes = U64::new(outcome.lost_bytes);
+                bump(&self.counters.reads_completed);
+                Completion::success(ioctl::READ_LOG_RESPONSE_SIZE.saturating_add(outcome.bytes))
+            }
+            Err(RingError::BufferTooSmall { required }) => {
+                let total = ioctl::READ_LOG_RESPONSE_SIZE.saturating_add(required);
+                response.required_size = U32::new(u32::try_from(total).unwrap_or(u32::MAX));
+                Completion { status: NtStatus::BUFFER_TOO_SMALL, information: total }
+            }
+            Err(RingError::InvalidCursor) => return ReadCompletion::Complete(Completion::failure(NtStatus::INVALID_PARAMETER)),
+            Err(_) => return ReadCompletion::Complete(Completion::failure(NtStatus::INVALID_DEVICE_STATE)),
+        };
+        // The header always fits: `header` is exactly READ_LOG_RESPONSE_SIZE bytes.
+        let _ = response.write_to(header);
+        ReadCompletion::Complete(completion)
+    }
+
+    /// `IOCTL_LOGBRIDGE_GET_STATS`.
+    pub fn get_stats(&self, output: &mut [u8]) -> Completion {
+        let raw = self.stats().to_raw();
+        match output.get_mut(..ioctl::STATS_SIZE) {
+            Some(slot) => {
+                slot.copy_from_slice(raw.as_bytes());
+                Completion::success(ioctl::STATS_SIZE)
+            }
+            None => Completion { status: NtStatus::BUFFER_TOO_SMALL, information: ioctl::STATS_SIZE },
+        }
+    }
+
+    /// `IOCTL_LOGBRIDGE_CLEAR_LOG` (the I/O manager has checked write access).
+    pub fn clear_log(&self) -> Completion {
+        self.log.with_lock(|state| state.ring.clear());
+        bump(&self.counters.clears);
+        Completion::success(0)
+    }
+
+    /// Dispatches a device-control request from the handle whose cursor is `cursor`.
+    /// Unknown codes get `STATUS_INVALID_DEVICE_REQUEST`.
+    pub fn device_control(&self, code: u32, cursor: &CursorCell, input: &[u8], output: &mut [u8]) -> ReadCompletion {
+        match code {
+            ioctl::IOCTL_LOGBRIDGE_READ_LOG => self.read_log(cursor, input, output),
+            ioctl::IOCTL_LOGBRIDGE_GET_STATS => ReadCompletion::Complete(self.get_stats(output)),
+            ioctl::IOCTL_LOGBRIDGE_CLEAR_LOG => ReadCompletion::Complete(self.clear_log()),
+            _ => ReadCompletion::Complete(Completion::failure(NtStatus::INVALID_DEVICE_REQUEST)),
+        }
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> Stats {
+        let ring = self.log.with_lock(|state| (state.ring.counters(), state.ring.used(), state.ring.record_count()));
+        let (counters, used, records) = ring;
+        let c = &self.counters;
+        Stats {
+            ring_capacity: counters.capacity,
+            ring_used: used,
+            ring_records: records,
+            ring_head: counters.head,
+            ring_tail: counters.tail,
+            next_sequence: counters.next_sequence,
+            oldest_sequence: counters.oldest_sequence,
+            records_overwritten: counters.overwritten_records,
+            bytes_overwritten: counters.overwritten_bytes,
+            ring_repairs: counters.repairs,
+            writes: get(&c.writes),
+            bytes_written: get(&c.bytes_written),
+            zero_length_writes: get(&c.zero_length_writes),
+            writes_rejected: get(&c.writes_rejected),
+            eventlog_written: get(&c.eventlog_written),
+            eventlog_summaries: get(&c.eventlog_summaries),
+            eventlog_rate_limited: get(&c.eventlog_rate_limited),
+            eventlog_alloc_failed: get(&c.eventlog_alloc_failed),
+            eventlog_irql_skipped: get(&c.eventlog_irql_skipped),
+            eventlog_unreported: get(&c.unreported_rate_limited).saturating_add(get(&c.unreported_alloc_failed)),
+            wmi_fired: get(&c.wmi_fired),
+            wmi_disabled: get(&c.wmi_disabled),
+            wmi_irql_skipped: get(&c.wmi_irql_skipped),
+            wmi_alloc_failed: get(&c.wmi_alloc_failed),
+            wmi_failed: get(&c.wmi_failed),
+            wmi_last_failure_status: get(&c.wmi_last_failure_status),
+            reads_completed: get(&c.reads_completed),
+            reads_pended: get(&c.reads_pended),
+            clears: get(&c.clears),
+        }
+    }
+}
+
+impl<L: LogLock> PendingReadServer for LogBridge<L> {
+    fn serve_pending_read(&self, cursor: &CursorCell, output: &mut [u8]) -> ReadCompletion {
+        self.serve_read(cursor, output, false, |_, current| current)
+    }
+}
+
+/// Validates `READ_LOG` input: empty means "continue, and wait"; otherwise a whole
+/// [`ReadLogRequest`] of this version with a known mode and flags.
+pub fn parse_read_request(input: &[u8]) -> Result<ReadLogRequest, NtStatus> {
+    if input.is_empty() {
+        return Ok(ReadLogRequest {
+            size: U32::new(u32::try_from(ioctl::READ_LOG_REQUEST_SIZE).unwrap_or(0)),
+            version: U32::new(ioctl::CONTRACT_VERSION),
+            ..ReadLogRequest::default()
+        });
+    }
+    let (request, _) = ReadLogRequest::read_from_prefix(input).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    if usize::try_from(request.size.get()).ok() != Some(ioctl::READ_LOG_REQUEST_SIZE)
+        || input.len() != ioctl::READ_LOG_REQUEST_SIZE
+        || request.version.get() != ioctl::CONTRACT_VERSION
+    {
+        return Err(NtStatus::REVISION_MISMATCH);
+    }
+    if request.mode.get() > ioctl::READ_MODE_END || request.flags.get() & !ioctl::READ_FLAG_DONT_WAIT != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    Ok(request)
+}
+
+/// Builds `READ_LOG` input.
+pub fn read_request(mode: u32, flags: u32, cursor: ReadCursor) -> ReadLogRequest {
+    ReadLogRequest {
+        size: U32::new(u32::try_from(ioctl::READ_LOG_REQUEST_SIZE).unwrap_or(0)),
+        version: U32::new(ioctl::CONTRACT_VERSION),
+        mode: U32::new(mode),
+        flags: U32::new(flags),
+        position: U64::new(cursor.position),
+        sequence: U64::new(cursor.sequence),
+    }
+}

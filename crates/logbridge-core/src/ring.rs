@@ -1,0 +1,375 @@
+//! The ring log: a flight recorder in the manner of `NdisMWriteLogData`.
+//!
+//! # Model
+//! The log is a byte stream written into a circular buffer of `capacity` bytes (the driver gives it
+//! nonpaged memory; 1 MiB by default). Every position is a 64-bit *stream offset*: the number of
+//! bytes written before it since the log was created. Physical offset = position mod capacity.
+//! Positions never wrap in practice (2^64 bytes), so a position names one byte of history forever.
+//!
+//! ```text
+//!     stream:  ... overwritten ... | tail ........ retained records ........ head | future
+//!     buffer:  [ newer records | head→ free/oldest-torn | tail→ oldest records ... ]
+//! ```
+//! * `head` is where the next record goes; `tail` is the start of the oldest record still whole.
+//!   `0 <= head - tail <= capacity`, both multiples of 8, and `tail` is always a record boundary.
+//! * Records are framed as in [`crate::record`] (marker, length, sequence, timestamp, pid, CRC-32C),
+//!   so a reader who starts anywhere, or a dump of the raw buffer, can find the boundaries.
+//! * A record may wrap around the physical end of the buffer; it is copied in two pieces.
+//!
+//! # States and transitions (all under the caller's lock)
+//! * **append** makes room first: while the new record would not fit between `tail` and
+//!   `tail + capacity`, the oldest record is dropped (`tail` moves past it, and `tail_sequence` by
+//!   one). This is overwrite-oldest, as a flight recorder should be. Then the record is copied at
+//!   `head` and `head` moves. A record larger than the whole log is refused with
+//!   `STATUS_BUFFER_OVERFLOW` *before* anything moves, so nothing already logged is lost.
+//! * **read** copies whole records from a reader's cursor. A cursor behind `tail` fell behind: the
+//!   reader is moved to `tail` and told how many bytes and records it lost. A cursor past `head`,
+//!   misaligned, or inside a record is refused (`STATUS_INVALID_PARAMETER`).
+//! * **clear** (the `NdisMFlushLog` analogue) moves `tail` to `head`. Sequence numbers and positions
+//!   keep counting, so readers see the cleared records as lost, never as repeated.
+//!
+//! # Why this is safe
+//! Every operation is a plain `&mut self` / `&self` method: the caller serialises them with one lock
+//! (a WDFSPINLOCK in the driver; a mutex in the model and tests). Inside the lock the ring only
+//! copies bytes: it allocates nothing, calls no kernel routine and does at most one pass over the
+//! records it drops. Every index is checked; if the ring ever found its own memory corrupted (a
+//! header at `tail` that does not parse), it drops everything and counts a repair instead of
+//! trusting a bad length.
+
+use crate::record::{self, PreparedRecord, RECORD_ALIGN, RECORD_HEADER_SIZE, RecordHeader};
+
+/// The smallest usable log.
+pub const MIN_CAPACITY: usize = 256;
+/// The default log size (1 MiB).
+pub const DEFAULT_CAPACITY: usize = 1 << 20;
+
+/// A ring-log failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingError {
+    /// The storage is smaller than [`MIN_CAPACITY`].
+    StorageTooSmall {
+        /// Usable bytes.
+        capacity: usize,
+    },
+    /// The record is larger than the whole log (`STATUS_BUFFER_OVERFLOW`).
+    RecordTooLarge {
+        /// The record size.
+        size: usize,
+        /// The log capacity.
+        capacity: usize,
+    },
+    /// The reader's buffer cannot hold the next record (`STATUS_BUFFER_TOO_SMALL`).
+    BufferTooSmall {
+        /// Bytes needed for the next record.
+        required: usize,
+    },
+    /// The cursor is ahead of the log, misaligned or not at a record (`STATUS_INVALID_PARAMETER`).
+    InvalidCursor,
+    /// 2^64 bytes have been written.
+    PositionExhausted,
+}
+
+/// Where a reader is: the stream position of the next record it wants, and that record's sequence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCursor {
+    /// Stream position.
+    pub position: u64,
+    /// Sequence number of the record at `position`.
+    pub sequence: u64,
+}
+
+/// What an append did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The record's sequence number.
+    pub sequence: u64,
+    /// Its stream position.
+    pub position: u64,
+    /// Its size in the ring.
+    pub size: usize,
+    /// Older records dropped to make room.
+    pub dropped_records: u64,
+}
+
+/// What a read did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOutcome {
+    /// Bytes copied (whole records).
+    pub bytes: usize,
+    /// Records copied.
+    pub records: u64,
+    /// Sequence number of the first record copied (or of the next record to come, if none).
+    pub first_sequence: u64,
+    /// Records the reader missed because they were overwritten or cleared.
+    pub lost_records: u64,
+    /// Bytes the reader missed.
+    pub lost_bytes: u64,
+}
+
+/// A snapshot of the ring's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingCounters {
+    /// Capacity in bytes.
+    pub capacity: u64,
+    /// Stream position of the next record.
+    pub head: u64,
+    /// Stream position of the oldest retained record.
+    pub tail: u64,
+    /// Sequence number the next record gets.
+    pub next_sequence: u64,
+    /// Sequence number of the oldest retained record.
+    pub oldest_sequence: u64,
+    /// Records dropped to make room.
+    pub overwritten_records: u64,
+    /// Bytes dropped to make room.
+    pub overwritten_bytes: u64,
+    /// Times the log found a bad header at its tail and dropped everything.
+    pub repairs: u64,
+}
+
+/// The ring log over storage `S` (nonpaged memory in the driver, a `Vec<u8>` on the host).
+#[derive(Debug)]
+pub struct RingLog<S> {
+    storage: S,
+    capacity: usize,
+    head: u64,
+    tail: u64,
+    next_sequence: u64,
+    tail_sequence: u64,
+    overwritten_records: u64,
+    overwritten_bytes: u64,
+    repairs: u64,
+}
+
+impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
+    /// A log over `storage` (rounded down to a multiple of 8), which it zeroes so that no stale
+    /// memory can ever be read out of it.
+    pub fn new(mut storage: S) -> Result<Self, RingError> {
+        let capacity = storage.as_ref().len() & !(RECORD_ALIGN - 1);
+        if capacity < MIN_CAPACITY {
+            return Err(RingError::StorageTooSmall { capacity });
+        }
+        storage.as_mut().fill(0);
+        Ok(RingLog {
+            storage,
+            capacity,
+            head: 0,
+            tail: 0,
+            next_sequence: 0,
+            tail_sequence: 0,
+            overwritten_records: 0,
+            overwritten_bytes: 0,
+            repairs: 0,
+        })
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The largest payload a record can carry in this log.
+    pub fn max_payload(&self) -> usize {
+        self.capacity.saturating_sub(RECORD_HEADER_SIZE)
+    }
+
+    /// Bytes of retained records.
+    pub fn used(&self) -> u64 {
+        self.head.saturating_sub(self.tail)
+    }
+
+    /// Retained records.
+    pub fn record_count(&self) -> u64 {
+        self.next_sequence.saturating_sub(self.tail_sequence)
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> RingCounters {
+        RingCounters {
+            capacity: u64::try_from(self.capacity).unwrap_or(u64::MAX),
+            head: self.head,
+            tail: self.tail,
+            next_sequence: self.next_sequence,
+            oldest_sequence: self.tail_sequence,
+            overwritten_records: self.overwritten_records,
+            overwritten_bytes: self.overwritten_bytes,
+            repairs: self.repairs,
+        }
+    }
+
+    /// A cursor at the oldest retained record.
+    pub fn cursor_at_oldest(&self) -> ReadCursor {
+        ReadCursor { position: self.tail, sequence: self.tail_sequence }
+    }
+
+    /// A cursor after the newest record: it sees only what is written from now on.
+    pub fn cursor_at_end(&self) -> ReadCursor {
+        ReadCursor { position: self.head, sequence: self.next_sequence }
+    }
+
+    /// Appends a record, dropping the oldest ones as needed. Refuses a record larger than the log
+    /// without changing anything.
+    pub fn append(&mut self, record: &PreparedRecord<'_>) -> Result<Appended, RingError> {
+        let size = record.size();
+        if size > self.capacity {
+            return Err(RingError::RecordTooLarge { size, capacity: self.capacity });
+        }
+        let size64 = u64::try_from(size).map_err(|_| RingError::PositionExhausted)?;
+        let new_head = self.head.checked_add(size64).ok_or(RingError::PositionExhausted)?;
+        let capacity64 = u64::try_from(self.capacity).map_err(|_| RingError::PositionExhausted)?;
+        let mut dropped_records = 0u64;
+        while new_head.saturating_sub(self.tail) > capacity64 {
+            match self.header_at(self.tail) {
+                Some(oldest) => {
+                    let oldest_size = u64::try_from(oldest.record_size()).unwrap_or(u64::MAX);
+                    self.tail = self.tail.saturating_add(oldest_size).min(self.head);
+                    self.tail_sequence = self.tail_sequence.saturating_add(1);
+                    self.overwritten_records = self.overwritten_records.saturating_add(1);
+                    self.overwritten_bytes = self.overwritten_bytes.saturating_add(oldest_size);
+                    dropped_records = dropped_records.saturating_add(1);
+                }
+                None => self.repair(),
+            }
+        }
+        let sequence = self.next_sequence;
+        let position = self.head;
+        let header = record.header_bytes(sequence);
+        let payload = record.payload();
+        let padding_len = size.saturating_sub(RECORD_HEADER_SIZE).saturating_sub(payload.len());
+        let padding = [0u8; RECORD_ALIGN];
+        self.write_at(position, &header);
+        self.write_at(position.saturating_add(32), payload);
+        let payload64 = u64::try_from(payload.len()).unwrap_or(u64::MAX);
+        self.write_at(position.saturating_add(32).saturating_add(payload64), padding.get(..padding_len).unwrap_or(&[]));
+        self.head = new_head;
+        self.next_sequence = self.next_sequence.saturating_add(1);
+        Ok(Appended { sequence, position, size, dropped_records })
+    }
+
+    /// Checks a cursor a reader supplied: it must not be ahead of the log, must be aligned, and if
+    /// it is inside the retained records it must point at the record with its sequence number.
+    pub fn check_cursor(&self, cursor: ReadCursor) -> Result<(), RingError> {
+        let aligned = cursor.position.is_multiple_of(8);
+        if !aligned || cursor.position > self.head {
+            return Err(RingError::InvalidCursor);
+        }
+        if cursor.position == self.head {
+            return if cursor.sequence == self.next_sequence { Ok(()) } else { Err(RingError::InvalidCursor) };
+        }
+        if cursor.position < self.tail {
+            // Behind: any sequence not ahead of the tail's is plausible.
+            return if cursor.sequence <= self.tail_sequence { Ok(()) } else { Err(RingError::InvalidCursor) };
+        }
+        match self.header_at(cursor.position) {
+            Some(h) if h.sequence == cursor.sequence => Ok(()),
+            _ => Err(RingError::InvalidCursor),
+        }
+    }
+
+    /// Copies whole records from `cursor` into `out` and advances the cursor past them.
+    ///
+    /// With nothing new, returns zero records (the driver then pends the request). If `out` cannot
+    /// hold even the next record, fails with [`RingError::BufferTooSmall`] and leaves the cursor alone.
+    pub fn read(&self, cursor: &mut ReadCursor, out: &mut [u8]) -> Result<ReadOutcome, RingError> {
+        self.check_cursor(*cursor)?;
+        let mut from = *cursor;
+        let mut outcome = ReadOutcome::default();
+        if from.position < self.tail {
+            outcome.lost_bytes = self.tail.saturating_sub(from.position);
+            outcome.lost_records = self.tail_sequence.saturating_sub(from.sequence);
+            from = self.cursor_at_oldest();
+        }
+        outcome.first_sequence = from.sequence;
+        let mut position = from.position;
+        let mut written = 0usize;
+        while position < self.head {
+            let Some(header) = self.header_at(position) else { break };
+            let size = header.record_size();
+            let end = written.saturating_add(size);
+            let Some(slot) = out.get_mut(written..end) else {
+                if outcome.records == 0 {
+                    return Err(RingError::BufferTooSmall { required: size });
+                }
+                break;
+            };
+            self.read_at(position, slot);
+            written = end;
+            position = position.saturating_add(u64::try_from(size).unwrap_or(u64::MAX));
+            outcome.records = outcome.records.saturating_add(1);
+        }
+        outcome.bytes = written;
+        *cursor = ReadCursor { position, sequence: from.sequence.saturating_add(outcome.records) };
+        Ok(outcome)
+    }
+
+    /// Empties the log (`NdisMFlushLog`): the tail moves to the head.
+    pub fn clear(&mut self) -> u64 {
+        let dropped = self.record_count();
+        self.tail = self.head;
+        self.tail_sequence = self.next_sequence;
+        dropped
+    }
+
+    /// Copies the last `min(capacity, head)` bytes of the stream, oldest first, into `out` (which
+    /// must hold [`capacity`](Self::capacity) bytes): a dump of the buffer as a crash-dump reader
+    /// would find it, starting with whatever is left of the oldest overwritten record.
+    /// Returns the bytes copied and the stream position of the first of them.
+    pub fn copy_recent(&self, out: &mut [u8]) -> (usize, u64) {
+        let capacity64 = u64::try_from(self.capacity).unwrap_or(u64::MAX);
+        let start = self.head.saturating_sub(capacity64);
+        let len = usize::try_from(self.head.saturating_sub(start)).unwrap_or(0).min(out.len());
+        if let Some(dst) = out.get_mut(..len) {
+            self.read_at(start, dst);
+        }
+        (len, start)
+    }
+
+    fn repair(&mut self) {
+        self.tail = self.head;
+        self.tail_sequence = self.next_sequence;
+        self.repairs = self.repairs.saturating_add(1);
+    }
+
+    fn header_at(&self, position: u64) -> Option<RecordHeader> {
+        let mut bytes = [0u8; RECORD_HEADER_SIZE];
+        self.read_at(position, &mut bytes);
+        RecordHeader::parse(&bytes).filter(|h| h.record_size() <= self.capacity)
+    }
+
+    fn offset_of(&self, position: u64) -> usize {
+        let capacity64 = u64::try_from(self.capacity).unwrap_or(u64::MAX);
+        usize::try_from(position.checked_rem(capacity64).unwrap_or(0)).unwrap_or(0)
+    }
+
+    fn write_at(&mut self, position: u64, src: &[u8]) {
+        let offset = self.offset_of(position);
+        let capacity = self.capacity;
+        let buffer = self.storage.as_mut();
+        let first = src.len().min(capacity.saturating_sub(offset));
+        let (a, b) = src.split_at(first);
+        if let Some(dst) = buffer.get_mut(offset..offset.saturating_add(a.len())) {
+            dst.copy_from_slice(a);
+        }
+        if let Some(dst) = buffer.get_mut(..b.len()) {
+            dst.copy_from_slice(b);
+        }
+    }
+
+    fn read_at(&self, position: u64, dst: &mut [u8]) {
+        let offset = self.offset_of(position);
+        let buffer = self.storage.as_ref();
+        let first = dst.len().min(self.capacity.saturating_sub(offset));
+        let (a, b) = dst.split_at_mut(first);
+        if let Some(src) = buffer.get(offset..offset.saturating_add(a.len())) {
+            a.copy_from_slice(src);
+        }
+        if let Some(src) = buffer.get(..b.len()) {
+            b.copy_from_slice(src);
+        }
+    }
+}
+
+/// Size a payload of `len` bytes takes in the ring, for callers that check before locking.
+pub fn record_size(len: usize) -> Option<usize> {
+    record::record_size(len)
+}
