@@ -10,7 +10,10 @@
 //! 3. **Event log**, if the write got a token and IRQL <= DISPATCH_LEVEL: first, if entries were
 //!    not written since the last summary, one Warning summary entry says how many and why; then
 //!    the Informational entry for this write. `IoAllocateErrorLogEntry` returning NULL is counted
-//!    (and reported by the next summary), never fatal.
+//!    (and reported by the next summary), never fatal. If the summary cannot be written, the
+//!    write's own entry is not attempted either (the summary must come first); it is counted for
+//!    the next summary, so every write is accounted for in the Event Log: by its own entry or by
+//!    a summary's count.
 //! 4. **WMI**, if a consumer enabled the event and IRQL <= APC_LEVEL: the event item is built in
 //!    nonpaged memory and handed to `IoWMIWriteEvent`; if that fails the item is freed here.
 //! 5. **Statistics**, and the request completes with `STATUS_SUCCESS` and the byte count.
@@ -26,7 +29,9 @@
 
 use crate::errorlog::{self, InsertionString, PacketSpec, WriteFacts};
 use crate::ioctl::{self, ReadLogRequest, ReadLogResponse, Stats};
-use crate::kernel::{APC_LEVEL, Completion, DISPATCH_LEVEL, Kernel, PendingReadServer, ReadCompletion, WmiWriteFailure};
+use crate::kernel::{
+    APC_LEVEL, Completion, DISPATCH_LEVEL, Kernel, PendingReadServer, ReadCompletion, WmiWriteFailure,
+};
 use crate::messages;
 use crate::ratelimit::{RateLimit, TokenBucket};
 use crate::record::{MAX_RECORD_PAYLOAD, PreparedRecord};
@@ -329,7 +334,11 @@ impl<L: LogLock> LogBridge<L> {
             bump(&self.counters.eventlog_irql_skipped);
             return;
         }
-        self.log_summary_entry(kernel, facts.sequence);
+        if !self.log_summary_entry(kernel, facts.sequence) {
+            // The summary goes first; without it, this entry waits for the next one to report it.
+            bump(&self.counters.unreported_alloc_failed);
+            return;
+        }
         let strings = errorlog::write_packet_strings(facts);
         let spec = errorlog::write_packet_spec(facts, &strings, self.config.error_log_maximum_size);
         if self.log_entry(kernel, &spec) {
@@ -341,12 +350,13 @@ impl<L: LogLock> LogBridge<L> {
     }
 
     /// Logs the Warning summary of entries not written since the last one, if there are any.
-    fn log_summary_entry<K: Kernel>(&self, kernel: &K, sequence: u64) {
+    /// False if there was something to report and it could not be written.
+    fn log_summary_entry<K: Kernel>(&self, kernel: &K, sequence: u64) -> bool {
         let rate_limited = self.counters.unreported_rate_limited.swap(0, Ordering::Relaxed);
         let alloc_failed = self.counters.unreported_alloc_failed.swap(0, Ordering::Relaxed);
         let total = rate_limited.saturating_add(alloc_failed);
         if total == 0 {
-            return;
+            return true;
         }
         let limit = self.config.rate_limit;
         let strings = [
@@ -369,11 +379,13 @@ impl<L: LogLock> LogBridge<L> {
         };
         if self.log_entry(kernel, &spec) {
             bump(&self.counters.eventlog_summaries);
+            true
         } else {
             // Not lost: the next summary reports them.
             bump(&self.counters.eventlog_alloc_failed);
             add(&self.counters.unreported_rate_limited, rate_limited);
             add(&self.counters.unreported_alloc_failed, alloc_failed);
+            false
         }
     }
 
@@ -408,8 +420,15 @@ impl<L: LogLock> LogBridge<L> {
             return;
         };
         let provider_id = kernel.wmi_provider_id();
-        if wmi::encode_write_event(item.as_mut(), provider_id, timestamp, facts.sequence, facts.process_id, facts.payload)
-            .is_err()
+        if wmi::encode_write_event(
+            item.as_mut(),
+            provider_id,
+            timestamp,
+            facts.sequence,
+            facts.process_id,
+            facts.payload,
+        )
+        .is_err()
         {
             // Not handed to WMI: dropping it frees it.
             bump(&self.counters.wmi_alloc_failed);
@@ -436,10 +455,11 @@ impl<L: LogLock> LogBridge<L> {
         let mode = request.mode.get();
         let explicit = ReadCursor { position: request.position.get(), sequence: request.sequence.get() };
         let completion = self.serve_read(cursor, output, dont_wait, |ring, current| match mode {
-            ioctl::READ_MODE_OLDEST => ring.cursor_at_oldest(),
-            ioctl::READ_MODE_POSITION => explicit,
-            ioctl::READ_MODE_END => ring.cursor_at_end(),
-            _ => current,
+            ioctl::READ_MODE_OLDEST => Ok(ring.cursor_at_oldest()),
+            // A position from user mode is checked against the record chain, not trusted.
+            ioctl::READ_MODE_POSITION => ring.check_cursor(explicit).map(|()| explicit),
+            ioctl::READ_MODE_END => Ok(ring.cursor_at_end()),
+            _ => Ok(current),
         });
         if completion == ReadCompletion::Pending {
             bump(&self.counters.reads_pended);
@@ -453,7 +473,7 @@ impl<L: LogLock> LogBridge<L> {
         cell: &CursorCell,
         output: &mut [u8],
         dont_wait: bool,
-        start: impl FnOnce(&RingLog<L::Storage>, ReadCursor) -> ReadCursor,
+        start: impl FnOnce(&RingLog<L::Storage>, ReadCursor) -> Result<ReadCursor, RingError>,
     ) -> ReadCompletion {
         let Some((header, records)) = output.split_at_mut_checked(ioctl::READ_LOG_RESPONSE_SIZE) else {
             return ReadCompletion::Complete(Completion {
@@ -462,7 +482,7 @@ impl<L: LogLock> LogBridge<L> {
             });
         };
         let result = self.log.with_lock(|state| {
-            let mut cursor = start(&state.ring, cell.load());
+            let mut cursor = start(&state.ring, cell.load())?;
             let outcome = state.ring.read(&mut cursor, records)?;
             if outcome.records > 0 || outcome.lost_records > 0 || dont_wait {
                 cell.store(cursor);
@@ -496,7 +516,9 @@ impl<L: LogLock> LogBridge<L> {
                 response.required_size = U32::new(u32::try_from(total).unwrap_or(u32::MAX));
                 Completion { status: NtStatus::BUFFER_TOO_SMALL, information: total }
             }
-            Err(RingError::InvalidCursor) => return ReadCompletion::Complete(Completion::failure(NtStatus::INVALID_PARAMETER)),
+            Err(RingError::InvalidCursor) => {
+                return ReadCompletion::Complete(Completion::failure(NtStatus::INVALID_PARAMETER));
+            }
             Err(_) => return ReadCompletion::Complete(Completion::failure(NtStatus::INVALID_DEVICE_STATE)),
         };
         // The header always fits: `header` is exactly READ_LOG_RESPONSE_SIZE bytes.
@@ -575,7 +597,7 @@ impl<L: LogLock> LogBridge<L> {
 
 impl<L: LogLock> PendingReadServer for LogBridge<L> {
     fn serve_pending_read(&self, cursor: &CursorCell, output: &mut [u8]) -> ReadCompletion {
-        self.serve_read(cursor, output, false, |_, current| current)
+        self.serve_read(cursor, output, false, |_, current| Ok(current))
     }
 }
 

@@ -28,7 +28,7 @@
 
 use crate::messages::{self, Message};
 use crate::status::NtStatus;
-use crate::text::{self, PreviewPlan, Utf16Sink, Utf16Writer, UnitCounter};
+use crate::text::{self, PreviewPlan, UnitCounter, Utf16Sink, Utf16Writer};
 use core::fmt;
 use zerocopy::little_endian::{I64, U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -453,6 +453,8 @@ pub fn write_packet_strings<'a>(facts: &WriteFacts<'a>) -> [InsertionString<'a>;
 }
 
 /// The spec of the packet for one write (the strings come from [`write_packet_strings`]).
+/// `UniqueErrorValue` carries the writer's process id and `SequenceNumber` the low 32 bits of the
+/// record's sequence number, so that the Event Log binary data alone identifies the write.
 pub fn write_packet_spec<'a>(
     facts: &WriteFacts<'a>,
     strings: &'a [InsertionString<'a>],
@@ -522,7 +524,9 @@ pub struct Utf16Str<'a>(&'a [u8]);
 impl<'a> Utf16Str<'a> {
     /// The code units.
     pub fn units(&self) -> impl Iterator<Item = u16> + 'a {
-        self.0.chunks_exact(2).map(|pair| u16::from_le_bytes([pair.first().copied().unwrap_or(0), pair.get(1).copied().unwrap_or(0)]))
+        self.0
+            .chunks_exact(2)
+            .map(|pair| u16::from_le_bytes([pair.first().copied().unwrap_or(0), pair.get(1).copied().unwrap_or(0)]))
     }
 
     /// The characters; unpaired surrogates become U+FFFD.
@@ -582,7 +586,8 @@ pub fn parse_packet(bytes: &[u8]) -> Result<ParsedPacket<'_>, PacketError> {
         &[][..]
     } else {
         let offset = usize::from(header.string_offset);
-        let out_of_bounds = PacketError::StringOffsetOutOfBounds { string_offset: header.string_offset, len: bytes.len() };
+        let out_of_bounds =
+            PacketError::StringOffsetOutOfBounds { string_offset: header.string_offset, len: bytes.len() };
         if offset < DUMP_DATA_OFFSET {
             return Err(out_of_bounds);
         }
@@ -687,7 +692,12 @@ mod tests {
     fn a_large_binary_write_is_cut_visibly_and_stays_within_the_limit() {
         let payload: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
         for maximum in [240, 152] {
-            let facts = WriteFacts { sequence: u64::MAX, process_id: u32::MAX, payload: &payload, final_status: NtStatus::SUCCESS };
+            let facts = WriteFacts {
+                sequence: u64::MAX,
+                process_id: u32::MAX,
+                payload: &payload,
+                final_status: NtStatus::SUCCESS,
+            };
             let (plan, entry) = encode_write(&facts, maximum);
             assert!(plan.entry_size.bytes() <= maximum);
             assert!(plan.entry_size.bytes() >= maximum - 2, "the preview should use the room left");
@@ -721,7 +731,10 @@ mod tests {
         assert_eq!(parse_packet(&bad).unwrap_err(), PacketError::StringNotTerminated { index: 4 });
         assert!(matches!(parse_event_data(&entry), Err(PacketError::TrailingBytes { .. })));
         assert!(matches!(parse_event_data(&entry[..20]), Err(PacketError::Truncated { .. })));
-        assert_eq!(PacketError::StringNotTerminated { index: 0 }.to_string(), "insertion string %2 has no NUL terminator");
+        assert_eq!(
+            PacketError::StringNotTerminated { index: 0 }.to_string(),
+            "insertion string %2 has no NUL terminator"
+        );
     }
 
     #[test]
@@ -751,6 +764,35 @@ mod tests {
         let plan = plan_packet(&spec, 240).unwrap();
         let mut entry = vec![0; plan.entry_size.bytes() - 1];
         assert!(matches!(encode_packet(&mut entry, &spec, &plan), Err(PacketError::BufferTooSmall { .. })));
+    }
+
+    /// Exhaustive over every payload length 0..=64 KiB, text and binary, x64 and x86 limits, with
+    /// the widest numbers: the plan always fits, and (every 61st length) the encoding parses back.
+    #[test]
+    fn every_payload_length_up_to_64_kib_fits() {
+        let text = vec![b'a'; 65536];
+        let binary = vec![0xFEu8; 65536];
+        for maximum in [240, 152] {
+            for len in 0..=65536usize {
+                for payload in [&text[..len], &binary[..len]] {
+                    let facts = WriteFacts {
+                        sequence: u64::MAX,
+                        process_id: u32::MAX,
+                        payload,
+                        final_status: NtStatus::SUCCESS,
+                    };
+                    let strings = write_packet_strings(&facts);
+                    let spec = write_packet_spec(&facts, &strings, maximum);
+                    let plan = plan_packet(&spec, maximum).unwrap();
+                    assert!(plan.entry_size.bytes() <= maximum, "len {len}, max {maximum}");
+                    if len % 61 == 0 {
+                        let mut entry = vec![0u8; plan.entry_size.bytes()];
+                        encode_packet(&mut entry, &spec, &plan).unwrap();
+                        assert_eq!(parse_packet(&entry).unwrap().strings().count(), 4);
+                    }
+                }
+            }
+        }
     }
 
     proptest! {

@@ -33,9 +33,7 @@ impl Guid {
         let b = self.data2.to_le_bytes();
         let c = self.data3.to_le_bytes();
         let d = self.data4;
-        [
-            a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
-        ]
+        [a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]
     }
 
     /// Reads the in-memory form.

@@ -254,7 +254,10 @@ mod tests {
         // Worked values from windows-layouts.md §5.
         assert_eq!(ctl_code(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS), 0x0022_2000);
         assert_eq!(ctl_code(FILE_DEVICE_UNKNOWN, 0x801, METHOD_BUFFERED, FILE_READ_ACCESS), 0x0022_6004);
-        assert_eq!(ctl_code(FILE_DEVICE_UNKNOWN, 0x802, METHOD_OUT_DIRECT, FILE_READ_ACCESS | FILE_WRITE_ACCESS), 0x0022_E00A);
+        assert_eq!(
+            ctl_code(FILE_DEVICE_UNKNOWN, 0x802, METHOD_OUT_DIRECT, FILE_READ_ACCESS | FILE_WRITE_ACCESS),
+            0x0022_E00A
+        );
         assert_eq!(ctl_code(0x17, 7, METHOD_OUT_DIRECT, FILE_ANY_ACCESS), 0x0017_001E); // IOCTL_NDIS_GET_LOG_DATA
         assert_eq!(IOCTL_LOGBRIDGE_READ_LOG, 0x0022_6002);
         assert_eq!(IOCTL_LOGBRIDGE_GET_STATS, 0x0022_6004);

@@ -77,7 +77,10 @@ impl Completion {
 pub enum ReadCompletion {
     /// Complete it now.
     Complete(Completion),
-    /// Nothing to read yet: park it until a write arrives.
+    /// Nothing to read yet: park it until a write arrives (KMDF: forward it to the manual queue).
+    /// After parking, call [`Kernel::complete_pending_reads`] once more: a write that landed between
+    /// the empty read and the parking drained the queue before this request was in it, and its
+    /// wake-up would otherwise be lost.
     Pending,
 }
 

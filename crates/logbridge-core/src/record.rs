@@ -229,13 +229,21 @@ pub fn decode_next(buf: &[u8], at_end: bool) -> Option<DecodeStep<'_>> {
         // Keep a possible partial marker at the end unless the input is complete.
         let keep = if at_end { 0 } else { RECORD_MAGIC.len().saturating_sub(1).min(buf.len()) };
         let bytes = buf.len().saturating_sub(keep);
-        return Some(if bytes == 0 { DecodeStep::NeedMore } else { DecodeStep::Skip { bytes, reason: SkipReason::NoMarker } });
+        return Some(if bytes == 0 {
+            DecodeStep::NeedMore
+        } else {
+            DecodeStep::Skip { bytes, reason: SkipReason::NoMarker }
+        });
     };
     if start > 0 {
         return Some(DecodeStep::Skip { bytes: start, reason: SkipReason::NoMarker });
     }
     if buf.len() < RECORD_HEADER_SIZE {
-        return Some(if at_end { DecodeStep::Skip { bytes: 1, reason: SkipReason::Incomplete } } else { DecodeStep::NeedMore });
+        return Some(if at_end {
+            DecodeStep::Skip { bytes: 1, reason: SkipReason::Incomplete }
+        } else {
+            DecodeStep::NeedMore
+        });
     }
     let Some(header) = RecordHeader::parse(buf) else {
         return Some(DecodeStep::Skip { bytes: 1, reason: SkipReason::Incomplete });
@@ -243,7 +251,11 @@ pub fn decode_next(buf: &[u8], at_end: bool) -> Option<DecodeStep<'_>> {
     let size = header.record_size();
     let payload_end = RECORD_HEADER_SIZE.saturating_add(usize::try_from(header.length).unwrap_or(usize::MAX));
     let (Some(head), Some(payload)) = (buf.get(..RECORD_HEADER_SIZE), buf.get(RECORD_HEADER_SIZE..payload_end)) else {
-        return Some(if at_end { DecodeStep::Skip { bytes: 1, reason: SkipReason::Incomplete } } else { DecodeStep::NeedMore });
+        return Some(if at_end {
+            DecodeStep::Skip { bytes: 1, reason: SkipReason::Incomplete }
+        } else {
+            DecodeStep::NeedMore
+        });
     };
     if record_crc(head, payload) != Some(header.crc) {
         return Some(DecodeStep::Skip { bytes: 1, reason: SkipReason::BadChecksum });

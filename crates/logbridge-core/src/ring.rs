@@ -22,9 +22,13 @@
 //!   one). This is overwrite-oldest, as a flight recorder should be. Then the record is copied at
 //!   `head` and `head` moves. A record larger than the whole log is refused with
 //!   `STATUS_BUFFER_OVERFLOW` *before* anything moves, so nothing already logged is lost.
-//! * **read** copies whole records from a reader's cursor. A cursor behind `tail` fell behind: the
-//!   reader is moved to `tail` and told how many bytes and records it lost. A cursor past `head`,
-//!   misaligned, or inside a record is refused (`STATUS_INVALID_PARAMETER`).
+//! * **read** copies whole records from a reader's cursor, never past `head`. A cursor behind `tail`
+//!   fell behind: the reader is moved to `tail` and told how many bytes and records it lost.
+//!   Cursors the ring handed out are trusted after a cheap check (aligned, not past `head`, a
+//!   header with the cursor's sequence at that place). A cursor that comes from outside (a
+//!   `READ_LOG` request with an explicit position) must first pass [`RingLog::check_cursor`],
+//!   which walks the record chain from `tail`: a header forged inside a payload is not a record
+//!   boundary, so it is refused (`STATUS_INVALID_PARAMETER`), as is a cursor past `head` or misaligned.
 //! * **clear** (the `NdisMFlushLog` analogue) moves `tail` to `head`. Sequence numbers and positions
 //!   keep counting, so readers see the cleared records as lost, never as repeated.
 //!
@@ -218,7 +222,17 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         let new_head = self.head.checked_add(size64).ok_or(RingError::PositionExhausted)?;
         let capacity64 = u64::try_from(self.capacity).map_err(|_| RingError::PositionExhausted)?;
         let mut dropped_records = 0u64;
+        // Each pass drops at least one 32-byte record, so this many passes always suffice; the
+        // bound keeps a corrupted ring from spinning under the lock.
+        let mut passes_left = (self.capacity / RECORD_HEADER_SIZE).saturating_add(1);
         while new_head.saturating_sub(self.tail) > capacity64 {
+            passes_left = match passes_left.checked_sub(1) {
+                Some(left) => left,
+                None => {
+                    self.repair();
+                    break;
+                }
+            };
             match self.header_at(self.tail) {
                 Some(oldest) => {
                     let oldest_size = u64::try_from(oldest.record_size()).unwrap_or(u64::MAX);
@@ -246,9 +260,30 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         Ok(Appended { sequence, position, size, dropped_records })
     }
 
-    /// Checks a cursor a reader supplied: it must not be ahead of the log, must be aligned, and if
-    /// it is inside the retained records it must point at the record with its sequence number.
+    /// Checks a cursor that came from outside the ring (a reader's explicit position): it must be
+    /// aligned and not ahead of the log; behind the tail its sequence must be behind the tail's;
+    /// between tail and head it must be a real record boundary with that record's sequence, which
+    /// is established by walking the record chain from the tail (at most `capacity / 32` steps).
     pub fn check_cursor(&self, cursor: ReadCursor) -> Result<(), RingError> {
+        self.check_cursor_cheaply(cursor)?;
+        if cursor.position < self.tail || cursor.position == self.head {
+            return Ok(());
+        }
+        let mut at = self.cursor_at_oldest();
+        let mut steps_left = (self.capacity / RECORD_HEADER_SIZE).saturating_add(1);
+        while at.position < cursor.position && steps_left > 0 {
+            let Some(header) = self.header_at(at.position) else { break };
+            let size = u64::try_from(header.record_size()).unwrap_or(u64::MAX);
+            at = ReadCursor { position: at.position.saturating_add(size), sequence: at.sequence.saturating_add(1) };
+            steps_left = steps_left.saturating_sub(1);
+        }
+        if at == cursor { Ok(()) } else { Err(RingError::InvalidCursor) }
+    }
+
+    /// The check `read` makes of every cursor: aligned, not ahead of the log, a sequence behind
+    /// the tail's if behind the tail, the right sequence at head, and otherwise a header with the
+    /// cursor's sequence whose record ends by the head.
+    fn check_cursor_cheaply(&self, cursor: ReadCursor) -> Result<(), RingError> {
         let aligned = cursor.position.is_multiple_of(8);
         if !aligned || cursor.position > self.head {
             return Err(RingError::InvalidCursor);
@@ -257,13 +292,18 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
             return if cursor.sequence == self.next_sequence { Ok(()) } else { Err(RingError::InvalidCursor) };
         }
         if cursor.position < self.tail {
-            // Behind: any sequence not ahead of the tail's is plausible.
-            return if cursor.sequence <= self.tail_sequence { Ok(()) } else { Err(RingError::InvalidCursor) };
+            // Behind: the record there was dropped, so its sequence is below the tail's.
+            return if cursor.sequence < self.tail_sequence { Ok(()) } else { Err(RingError::InvalidCursor) };
         }
         match self.header_at(cursor.position) {
-            Some(h) if h.sequence == cursor.sequence => Ok(()),
+            Some(h) if h.sequence == cursor.sequence && self.ends_by_head(cursor.position, &h) => Ok(()),
             _ => Err(RingError::InvalidCursor),
         }
+    }
+
+    fn ends_by_head(&self, position: u64, header: &RecordHeader) -> bool {
+        let size = u64::try_from(header.record_size()).unwrap_or(u64::MAX);
+        position.checked_add(size).is_some_and(|end| end <= self.head)
     }
 
     /// Copies whole records from `cursor` into `out` and advances the cursor past them.
@@ -271,7 +311,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
     /// With nothing new, returns zero records (the driver then pends the request). If `out` cannot
     /// hold even the next record, fails with [`RingError::BufferTooSmall`] and leaves the cursor alone.
     pub fn read(&self, cursor: &mut ReadCursor, out: &mut [u8]) -> Result<ReadOutcome, RingError> {
-        self.check_cursor(*cursor)?;
+        self.check_cursor_cheaply(*cursor)?;
         let mut from = *cursor;
         let mut outcome = ReadOutcome::default();
         if from.position < self.tail {
@@ -283,7 +323,13 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         let mut position = from.position;
         let mut written = 0usize;
         while position < self.head {
-            let Some(header) = self.header_at(position) else { break };
+            // Never past the head: a record that would end beyond it is not one the ring wrote.
+            let Some(header) = self.header_at(position).filter(|h| self.ends_by_head(position, h)) else {
+                if outcome.records == 0 {
+                    return Err(RingError::InvalidCursor);
+                }
+                break;
+            };
             let size = header.record_size();
             let end = written.saturating_add(size);
             let Some(slot) = out.get_mut(written..end) else {
@@ -310,13 +356,13 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         dropped
     }
 
-    /// Copies the last `min(capacity, head)` bytes of the stream, oldest first, into `out` (which
-    /// must hold [`capacity`](Self::capacity) bytes): a dump of the buffer as a crash-dump reader
-    /// would find it, starting with whatever is left of the oldest overwritten record.
-    /// Returns the bytes copied and the stream position of the first of them.
+    /// Copies the newest `min(capacity, head, out.len())` bytes of the stream, oldest first, into
+    /// `out`: with a buffer of [`capacity`](Self::capacity) bytes, a dump of the whole buffer as a
+    /// crash-dump reader would find it, starting with whatever is left of the oldest overwritten
+    /// record. Returns the bytes copied and the stream position of the first of them.
     pub fn copy_recent(&self, out: &mut [u8]) -> (usize, u64) {
-        let capacity64 = u64::try_from(self.capacity).unwrap_or(u64::MAX);
-        let start = self.head.saturating_sub(capacity64);
+        let window = self.capacity.min(out.len());
+        let start = self.head.saturating_sub(u64::try_from(window).unwrap_or(u64::MAX));
         let len = usize::try_from(self.head.saturating_sub(start)).unwrap_or(0).min(out.len());
         if let Some(dst) = out.get_mut(..len) {
             self.read_at(start, dst);

@@ -42,7 +42,8 @@ pub const WNODE_FLAG_STATIC_INSTANCE_NAMES: u32 = 0x0000_0080;
 /// `WNODE_FLAG_TRACED_GUID`.
 pub const WNODE_FLAG_TRACED_GUID: u32 = 0x0002_0000;
 /// The flags of a LogBridge event item (= KMDF's, 0x8A).
-pub const LOGBRIDGE_EVENT_FLAGS: u32 = WNODE_FLAG_EVENT_ITEM | WNODE_FLAG_SINGLE_INSTANCE | WNODE_FLAG_STATIC_INSTANCE_NAMES;
+pub const LOGBRIDGE_EVENT_FLAGS: u32 =
+    WNODE_FLAG_EVENT_ITEM | WNODE_FLAG_SINGLE_INSTANCE | WNODE_FLAG_STATIC_INSTANCE_NAMES;
 
 /// `sizeof(WNODE_HEADER)`.
 pub const WNODE_HEADER_SIZE: usize = 48;
@@ -228,9 +229,7 @@ impl fmt::Display for WnodeError {
 
 /// Size of the event item for a write of `total_length` bytes.
 pub fn event_item_size(total_length: usize) -> usize {
-    WNODE_SINGLE_INSTANCE_SIZE
-        .saturating_add(EVENT_DATA_FIXED_SIZE)
-        .saturating_add(total_length.min(MAX_EVENT_PAYLOAD))
+    WNODE_SINGLE_INSTANCE_SIZE.saturating_add(EVENT_DATA_FIXED_SIZE).saturating_add(total_length.min(MAX_EVENT_PAYLOAD))
 }
 
 /// Fills `dst` (nonpaged memory of at least [`event_item_size`] bytes) with the event item for a
@@ -273,10 +272,7 @@ pub fn encode_write_event(
     };
     let block = item.get_mut(WNODE_SINGLE_INSTANCE_SIZE..).ok_or(too_small)?;
     data.write_to_prefix(block).map_err(|_| too_small)?;
-    block
-        .get_mut(EVENT_DATA_FIXED_SIZE..data_size)
-        .ok_or(too_small)?
-        .copy_from_slice(carried);
+    block.get_mut(EVENT_DATA_FIXED_SIZE..data_size).ok_or(too_small)?.copy_from_slice(carried);
     Ok(size)
 }
 
@@ -298,7 +294,8 @@ impl<'a> ParsedWnode<'a> {
 
 /// Decodes a `WNODE_SINGLE_INSTANCE` event item.
 pub fn parse_wnode(bytes: &[u8]) -> Result<ParsedWnode<'_>, WnodeError> {
-    let (raw, _) = RawWnodeSingleInstance::read_from_prefix(bytes).map_err(|_| WnodeError::Truncated { given: bytes.len() })?;
+    let (raw, _) =
+        RawWnodeSingleInstance::read_from_prefix(bytes).map_err(|_| WnodeError::Truncated { given: bytes.len() })?;
     let header = WnodeHeader {
         buffer_size: raw.buffer_size.get(),
         provider_id: raw.provider_id.get(),
@@ -316,9 +313,11 @@ pub fn parse_wnode(bytes: &[u8]) -> Result<ParsedWnode<'_>, WnodeError> {
     if header.flags & needed != needed {
         return Err(WnodeError::NotSingleInstanceEvent { flags: header.flags });
     }
-    let out_of_bounds = WnodeError::DataBlockOutOfBounds { offset: header.data_block_offset, size: header.size_data_block };
+    let out_of_bounds =
+        WnodeError::DataBlockOutOfBounds { offset: header.data_block_offset, size: header.size_data_block };
     let start = usize::try_from(header.data_block_offset).map_err(|_| out_of_bounds)?;
-    let end = start.checked_add(usize::try_from(header.size_data_block).map_err(|_| out_of_bounds)?).ok_or(out_of_bounds)?;
+    let end =
+        start.checked_add(usize::try_from(header.size_data_block).map_err(|_| out_of_bounds)?).ok_or(out_of_bounds)?;
     if !start.is_multiple_of(8) || start < WNODE_SINGLE_INSTANCE_SIZE {
         return Err(out_of_bounds);
     }
@@ -365,7 +364,9 @@ mod tests {
             match p.name {
                 "SequenceNumber" => assert_eq!(u64::from_le_bytes(item[at..at + 8].try_into().unwrap()), 9),
                 "ProcessId" => assert_eq!(u32::from_le_bytes(item[at..at + 4].try_into().unwrap()), 4321),
-                "TotalLength" | "PayloadLength" => assert_eq!(u32::from_le_bytes(item[at..at + 4].try_into().unwrap()), 5),
+                "TotalLength" | "PayloadLength" => {
+                    assert_eq!(u32::from_le_bytes(item[at..at + 4].try_into().unwrap()), 5)
+                }
                 "Payload" => assert_eq!(&item[at..], b"hello"),
                 _ => {}
             }
