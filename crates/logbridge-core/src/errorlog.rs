@@ -123,6 +123,7 @@ const _: () = assert!(core::mem::offset_of!(RawPacketHeader, device_offset) == 3
 
 /// The fixed fields of a packet, decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PacketHeader {
     /// `MajorFunctionCode`.
     pub major_function: u8,

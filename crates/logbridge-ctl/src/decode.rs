@@ -165,54 +165,20 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, CtlError> {
 // ---------------------------------------------------------------------------------------------
 // The JSON forms (pure: bytes in, serialisable struct out)
 
-/// `decode event-data` output; also the first keys of `decode packet`.
+/// `decode event-data` output; also the first keys of `decode packet`: the header fields under
+/// their `PacketHeader` names, then `dump_data`.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct EventDataJson {
-    /// `MajorFunctionCode`.
-    pub major_function: u8,
-    /// `RetryCount`.
-    pub retry_count: u8,
-    /// `DumpDataSize` in bytes.
-    pub dump_data_size: u16,
-    /// `NumberOfStrings`.
-    pub number_of_strings: u16,
-    /// `StringOffset`.
-    pub string_offset: u16,
-    /// `EventCategory`.
-    pub event_category: u16,
-    /// `ErrorCode`, unsigned.
-    pub error_code: u32,
-    /// `UniqueErrorValue`.
-    pub unique_error_value: u32,
-    /// `FinalStatus`, unsigned.
-    pub final_status: u32,
-    /// `SequenceNumber`.
-    pub sequence_number: u32,
-    /// `IoControlCode`.
-    pub io_control_code: u32,
-    /// `DeviceOffset`.
-    pub device_offset: i64,
+    /// The fixed fields (error_code and final_status as unsigned 32-bit values).
+    #[serde(flatten)]
+    pub header: PacketHeader,
     /// `DumpData`, hex.
     pub dump_data: String,
 }
 
 impl EventDataJson {
     fn new(header: &PacketHeader, dump_data: &[u8]) -> Self {
-        EventDataJson {
-            major_function: header.major_function,
-            retry_count: header.retry_count,
-            dump_data_size: header.dump_data_size,
-            number_of_strings: header.number_of_strings,
-            string_offset: header.string_offset,
-            event_category: header.event_category,
-            error_code: header.error_code,
-            unique_error_value: header.unique_error_value,
-            final_status: header.final_status,
-            sequence_number: header.sequence_number,
-            io_control_code: header.io_control_code,
-            device_offset: header.device_offset,
-            dump_data: hex::encode(dump_data),
-        }
+        EventDataJson { header: *header, dump_data: hex::encode(dump_data) }
     }
 }
 
@@ -442,9 +408,9 @@ mod tests {
         errorlog::encode_packet(&mut entry, &spec, &plan).unwrap();
         entry[32..40].copy_from_slice(&(-2i64).to_le_bytes());
         let decoded = packet_json(&entry).unwrap();
-        assert_eq!(decoded.fields.final_status, 0xC000_0120);
-        assert_eq!(decoded.fields.error_code, messages::LOGBRIDGE_PARAMETER_DEFAULTED.id);
-        assert_eq!(decoded.fields.device_offset, -2);
+        assert_eq!(decoded.fields.header.final_status, 0xC000_0120);
+        assert_eq!(decoded.fields.header.error_code, messages::LOGBRIDGE_PARAMETER_DEFAULTED.id);
+        assert_eq!(decoded.fields.header.device_offset, -2);
         assert_eq!(decoded.strings, ["h\u{e9}llo \u{20ac}"]);
         let value = serde_json::to_value(&decoded).unwrap();
         assert_eq!(value["final_status"], json!(3_221_225_760_u64));
