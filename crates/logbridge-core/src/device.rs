@@ -214,6 +214,7 @@ counters! {
     writes_rejected,
     eventlog_written,
     eventlog_summaries,
+    eventlog_summarized,
     eventlog_rate_limited,
     eventlog_alloc_failed,
     eventlog_irql_skipped,
@@ -379,6 +380,7 @@ impl<L: LogLock> LogBridge<L> {
         };
         if self.log_entry(kernel, &spec) {
             bump(&self.counters.eventlog_summaries);
+            add(&self.counters.eventlog_summarized, total);
             true
         } else {
             // Not lost: the next summary reports them.
@@ -578,6 +580,7 @@ impl<L: LogLock> LogBridge<L> {
             writes_rejected: get(&c.writes_rejected),
             eventlog_written: get(&c.eventlog_written),
             eventlog_summaries: get(&c.eventlog_summaries),
+            eventlog_summarized: get(&c.eventlog_summarized),
             eventlog_rate_limited: get(&c.eventlog_rate_limited),
             eventlog_alloc_failed: get(&c.eventlog_alloc_failed),
             eventlog_irql_skipped: get(&c.eventlog_irql_skipped),

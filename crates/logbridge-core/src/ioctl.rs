@@ -214,6 +214,9 @@ stats_struct! {
     eventlog_written,
     /// Summary entries written.
     eventlog_summaries,
+    /// Writes whose missing entry a written summary accounted for. For every write:
+    /// `eventlog_written + eventlog_summarized + eventlog_unreported + eventlog_irql_skipped == writes`.
+    eventlog_summarized,
     /// Writes that got no entry because of the rate limit.
     eventlog_rate_limited,
     /// Entries not written because IoAllocateErrorLogEntry returned NULL.
