@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# LogBridge's test command (README "Run the tests"): formatting, lints, the Windows type-check,
-# then every test of the workspace.
+# LogBridge's test command (README "The two commands"): formatting, lints, the Windows type-check,
+# the loom models, a fuzzing smoke run, then every test of the workspace.
 #
 # Tests that drive real tools (windmc, mingw-w64 gcc against the DDK headers, pywbem's MOF
-# compiler) skip with a message when a tool is missing, unless LOGBRIDGE_REQUIRE_TOOLS=1 (as in CI),
-# which turns a missing tool into a failure. `.ci/run` installs them all.
+# compiler, cargo-fuzz on the nightly toolchain) skip with a message when a tool is missing, unless
+# LOGBRIDGE_REQUIRE_TOOLS=1 (as in CI), which turns a missing tool into a failure. `.ci/run`
+# installs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,20 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== Windows type-check (Debian rustc-web, -Zbuild-std)"
 bash scripts/check-windows.sh
+
+echo "== loom models (scripts/loom.sh)"
+bash scripts/loom.sh > target/loom.log 2>&1 || { cat target/loom.log; exit 1; }
+grep '^loom: ' target/loom.log | sort -u
+
+echo "== fuzzing smoke run (scripts/fuzz.sh smoke)"
+if cargo +nightly fuzz --version > /dev/null 2>&1; then
+    bash scripts/fuzz.sh smoke
+elif [ "${LOGBRIDGE_REQUIRE_TOOLS:-}" = 1 ]; then
+    echo "the nightly toolchain or cargo-fuzz is missing, and LOGBRIDGE_REQUIRE_TOOLS=1 makes that a failure" >&2
+    exit 1
+else
+    echo "skipped: the nightly toolchain or cargo-fuzz is not installed (cargo install --locked cargo-fuzz)"
+fi
 
 echo "== simulate smoke run (README's main command)"
 cargo run --quiet --locked -p logbridge-ctl -- simulate --writes 200 --threads 2 > /dev/null

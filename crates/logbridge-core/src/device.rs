@@ -4,7 +4,7 @@
 //! 1. **Validate.** A write whose record would not fit the whole ring gets `STATUS_BUFFER_OVERFLOW`
 //!    (the `NdisMWriteLogData` rule); one above `MaxWriteSize` gets `STATUS_INVALID_BUFFER_SIZE`.
 //!    Either way nothing is logged anywhere and nothing already logged changes.
-//! 2. **Ring.** The payload is checksummed, then, under the log lock, appended (taking the next
+//! 2. **Ring.** The payload is checksummed ([`Kernel::crc32c`]), then, under the log lock, appended (taking the next
 //!    sequence number) and the rate limiter is asked for a token. Nothing else happens under the
 //!    lock. Then the parked readers are completed ([`Kernel::complete_pending_reads`]).
 //! 3. **Event log**, if the write got a token and IRQL <= DISPATCH_LEVEL: first, if entries were
@@ -290,7 +290,9 @@ impl<L: LogLock> LogBridge<L> {
         // 2. Ring: checksum outside the lock, append and take a token inside it.
         let timestamp = kernel.system_time();
         let now = kernel.interrupt_time();
-        let Some(prepared) = PreparedRecord::new(payload, timestamp, request.process_id) else {
+        let payload_crc = kernel.crc32c(payload);
+        let Some(prepared) = PreparedRecord::with_payload_crc(payload, timestamp, request.process_id, payload_crc)
+        else {
             bump(&self.counters.writes_rejected);
             return Completion::failure(NtStatus::BUFFER_OVERFLOW);
         };

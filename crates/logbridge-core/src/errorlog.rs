@@ -233,6 +233,11 @@ pub enum PacketError {
     StringsTooLong,
     /// More than one preview string.
     MultiplePreviews,
+    /// Text string number `index` (0 = `%2`) contains U+0000, which would end it early.
+    NulInText {
+        /// Index of the string.
+        index: u16,
+    },
     /// The buffer handed to the encoder is smaller than the planned entry.
     BufferTooSmall {
         /// Bytes needed.
@@ -278,6 +283,9 @@ impl fmt::Display for PacketError {
         match *self {
             PacketError::StringsTooLong => write!(f, "the insertion strings do not fit ERROR_LOG_MAXIMUM_SIZE"),
             PacketError::MultiplePreviews => write!(f, "a packet may have only one preview string"),
+            PacketError::NulInText { index } => {
+                write!(f, "insertion string %{} contains U+0000", u32::from(index).saturating_add(2))
+            }
             PacketError::BufferTooSmall { needed, given } => {
                 write!(f, "entry buffer of {given} bytes is smaller than the planned {needed} bytes")
             }
@@ -330,15 +338,22 @@ fn round_up_4(n: usize) -> Option<usize> {
 /// Sizes a packet so that it never exceeds `maximum_entry_size` (pass [`ERROR_LOG_MAXIMUM_SIZE`]).
 ///
 /// Fixed strings are kept whole; DumpData is cut to `max_dump_bytes` and then, if the strings
-/// still do not fit, dropped; the preview takes what is left.
+/// still do not fit, dropped; the preview takes what is left. Text strings must not contain U+0000
+/// (a preview never does: control characters are shown as hex).
 pub fn plan_packet(spec: &PacketSpec<'_>, maximum_entry_size: usize) -> Result<PacketPlan, PacketError> {
     let maximum = maximum_entry_size.min(usize::from(u8::MAX));
     let mut fixed_units = 0usize;
     let mut preview_payload = None;
-    for string in spec.strings {
+    for (index, string) in spec.strings.iter().enumerate() {
         let mut counter = UnitCounter(0);
         match *string {
-            InsertionString::Text(text) => counter.put_str(text),
+            InsertionString::Text(text) => {
+                // A NUL unit would end the string early and shift every later one.
+                if text.contains('\0') {
+                    return Err(PacketError::NulInText { index: u16::try_from(index).unwrap_or(u16::MAX) });
+                }
+                counter.put_str(text)
+            }
             InsertionString::Decimal(value) => counter.put_str(text::decimal(value).as_str()),
             InsertionString::Preview(payload) => {
                 if preview_payload.replace(payload).is_some() {
@@ -755,6 +770,8 @@ mod tests {
         assert_eq!(plan_packet(&spec, 240), Err(PacketError::StringsTooLong));
         let previews = [InsertionString::Preview(b"a"), InsertionString::Preview(b"b")];
         assert_eq!(plan_packet(&PacketSpec { strings: &previews, ..spec }, 240), Err(PacketError::MultiplePreviews));
+        let nul = [InsertionString::Decimal(1), InsertionString::Text("a\0b")];
+        assert_eq!(plan_packet(&PacketSpec { strings: &nul, ..spec }, 240), Err(PacketError::NulInText { index: 1 }));
     }
 
     #[test]
@@ -857,6 +874,7 @@ mod tests {
                     let decoded = strings_of(&packet);
                     for (i, t) in texts.iter().enumerate() { prop_assert_eq!(&decoded[i], t); }
                 }
+                Err(PacketError::NulInText { index }) => prop_assert!(texts[usize::from(index)].contains('\0')),
                 Err(e) => prop_assert_eq!(e, PacketError::StringsTooLong),
             }
         }

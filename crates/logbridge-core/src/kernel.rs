@@ -101,6 +101,13 @@ pub trait Kernel {
     /// A monotonic clock in 100 ns units (`KeQueryInterruptTime`), for rate limiting.
     fn interrupt_time(&self) -> u64;
 
+    /// CRC-32C of a payload, computed before the ring lock is taken. The default is the core's
+    /// software CRC; a kernel layer that may use the processor's CRC32 instruction (SSE4.2 on x64,
+    /// the CRC extension on ARM64) overrides it. It must return exactly `record::crc32c(bytes)`.
+    fn crc32c(&self, bytes: &[u8]) -> u32 {
+        crate::record::crc32c(bytes)
+    }
+
     /// `IoAllocateErrorLogEntry(device, size)`. `None` (NULL) is normal under memory pressure and
     /// is never fatal.
     fn allocate_error_log_entry(&self, size: EntrySize) -> Option<Self::ErrorLogEntry>;
@@ -122,5 +129,11 @@ pub trait Kernel {
 
     /// Completes the parked `READ_LOG` requests that now have data, calling `server` for each.
     /// Called after a record was appended, with no lock held.
+    ///
+    /// Two drains can race (a writer's, and a reader's re-drain after parking). An implementation
+    /// must not lose a wake-up when they do: a request that one drain has taken out, found nothing
+    /// for and is about to put back must still see a record appended meanwhile. Either serialise
+    /// the drains (serve while holding the parked queue's lock, taking the log lock inside it), or
+    /// repeat the drain while the ring's head moved during it.
     fn complete_pending_reads(&self, server: &dyn PendingReadServer);
 }

@@ -135,10 +135,15 @@ impl PendingQueue {
     }
 
     /// Serves every parked read (KMDF: `WdfIoQueueRetrieveNextRequest` in a loop).
+    ///
+    /// The queue stays locked while its requests are served (lock order: queue, then log). Taking
+    /// the requests out, serving them unlocked and putting the unserved ones back would lose a
+    /// wake-up: a write landing between "served: nothing yet" and "put back" drains an empty queue.
+    /// The loom model in `crates/logbridge-core/tests/loom.rs` finds that interleaving.
     pub(crate) fn drain(&self, kernel: &ModelKernel, server: &dyn PendingReadServer) {
-        let taken: VecDeque<ParkedRead> = std::mem::take(&mut *lock(&self.parked));
-        let mut keep = VecDeque::new();
-        for mut read in taken {
+        let mut parked = lock(&self.parked);
+        let mut keep = VecDeque::with_capacity(parked.len());
+        while let Some(mut read) = parked.pop_front() {
             match server.serve_pending_read(&read.handle.cursor, &mut read.output) {
                 ReadCompletion::Complete(completion) => {
                     self.complete(kernel, read.id, completion, read.output);
@@ -146,10 +151,7 @@ impl PendingQueue {
                 ReadCompletion::Pending => keep.push_back(read),
             }
         }
-        let mut parked = lock(&self.parked);
-        while let Some(read) = keep.pop_back() {
-            parked.push_front(read);
-        }
+        *parked = keep;
     }
 
     fn take_parked(&self, pick: impl Fn(&ParkedRead) -> bool) -> Vec<ParkedRead> {

@@ -559,6 +559,11 @@ impl Kernel for ModelKernel {
         self.shared.clock.load(Ordering::Relaxed)
     }
 
+    fn crc32c(&self, bytes: &[u8]) -> u32 {
+        // The processor's CRC32 instruction where it has one, as the driver would use it.
+        crc32c::crc32c(bytes)
+    }
+
     fn allocate_error_log_entry(&self, size: EntrySize) -> Option<ModelErrorLogEntry> {
         self.shared.enter("IoAllocateErrorLogEntry", DISPATCH_LEVEL, Rule::AllocateErrorLogEntryIrql);
         let fault = self.shared.fault(Ddi::AllocateErrorLogEntry);
@@ -742,5 +747,20 @@ impl LogLock for ModelLogLock {
         let _release = Release;
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logbridge_core::record;
+
+    #[test]
+    fn the_hardware_crc_hook_equals_the_core_software_crc() {
+        let kernel = ModelKernel::new(KernelOptions::default());
+        let data: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        for len in (0..64).chain([255, 1024, 4095, 4096, 5000]) {
+            assert_eq!(kernel.crc32c(&data[..len]), record::crc32c(&data[..len]), "length {len}");
+        }
     }
 }
