@@ -148,7 +148,7 @@ impl Harness {
     fn new(storage_len: usize) -> Self {
         // Junk storage: the ring must zero it, and none of it may ever be read back.
         let ring = RingLog::new(vec![0xA5; storage_len]).unwrap();
-        let capacity = storage_len & !7;
+        let capacity = 1usize << storage_len.ilog2(); // the largest power of two the storage holds
         assert_eq!(ring.capacity(), capacity);
         let m = Model {
             capacity,

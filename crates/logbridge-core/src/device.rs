@@ -49,6 +49,7 @@ pub const DEFAULT_MAX_WRITE_SIZE: u32 = 64 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parameter {
     /// `RingLogSize`: bytes of nonpaged memory for the ring. 64 KiB ..= 64 MiB, default 1 MiB.
+    /// The ring uses the largest power of two in it (the driver allocates just that).
     RingLogSize,
     /// `EventLogBurst`: token-bucket size. 0 ..= 10000, default 100 (0: no per-write entries).
     EventLogBurst,

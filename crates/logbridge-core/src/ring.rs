@@ -2,8 +2,10 @@
 //!
 //! # Model
 //! The log is a byte stream written into a circular buffer of `capacity` bytes (the driver gives it
-//! nonpaged memory; 1 MiB by default). Every position is a 64-bit *stream offset*: the number of
-//! bytes written before it since the log was created. Physical offset = position mod capacity.
+//! nonpaged memory; 1 MiB by default). `capacity` is the largest power of two that the storage
+//! holds, so that a position becomes an offset with a mask, not a division. Every position is a
+//! 64-bit *stream offset*: the number of bytes written before it since the log was created.
+//! Physical offset = position mod capacity.
 //! Positions never wrap in practice (2^64 bytes), so a position names one byte of history forever.
 //!
 //! ```text
@@ -52,7 +54,7 @@ pub const DEFAULT_CAPACITY: usize = 1 << 20;
 pub enum RingError {
     /// The storage is smaller than [`MIN_CAPACITY`].
     StorageTooSmall {
-        /// Usable bytes.
+        /// Usable bytes (the largest power of two the storage holds).
         capacity: usize,
     },
     /// The record is larger than the whole log (`STATUS_BUFFER_OVERFLOW`).
@@ -136,6 +138,7 @@ pub struct RingCounters {
 pub struct RingLog<S> {
     storage: S,
     capacity: usize,
+    mask: u64,
     head: u64,
     tail: u64,
     next_sequence: u64,
@@ -146,17 +149,24 @@ pub struct RingLog<S> {
 }
 
 impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
-    /// A log over `storage` (rounded down to a multiple of 8), which it zeroes so that no stale
-    /// memory can ever be read out of it.
+    /// A log over `storage`, of which it uses the largest power of two (so 1 MiB of storage is a
+    /// 1 MiB log, and 1.5 MiB is a 1 MiB log too). It zeroes the storage so that no stale memory
+    /// can ever be read out of it.
     pub fn new(mut storage: S) -> Result<Self, RingError> {
-        let capacity = storage.as_ref().len() & !(RECORD_ALIGN - 1);
+        let len = storage.as_ref().len();
+        let capacity = match len.checked_ilog2() {
+            Some(bits) => 1usize.checked_shl(bits).unwrap_or(0),
+            None => 0,
+        };
         if capacity < MIN_CAPACITY {
             return Err(RingError::StorageTooSmall { capacity });
         }
+        let mask = u64::try_from(capacity).map_err(|_| RingError::StorageTooSmall { capacity })?.saturating_sub(1);
         storage.as_mut().fill(0);
         Ok(RingLog {
             storage,
             capacity,
+            mask,
             head: 0,
             tail: 0,
             next_sequence: 0,
@@ -383,8 +393,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
     }
 
     fn offset_of(&self, position: u64) -> usize {
-        let capacity64 = u64::try_from(self.capacity).unwrap_or(u64::MAX);
-        usize::try_from(position.checked_rem(capacity64).unwrap_or(0)).unwrap_or(0)
+        // capacity is a power of two no larger than the storage: the offset always fits.
+        usize::try_from(position & self.mask).unwrap_or(0)
     }
 
     fn write_at(&mut self, position: u64, src: &[u8]) {
