@@ -34,8 +34,8 @@ use crate::kernel::{
 };
 use crate::messages;
 use crate::ratelimit::{RateLimit, TokenBucket};
-use crate::record::{MAX_RECORD_PAYLOAD, PreparedRecord};
-use crate::ring::{self, ReadCursor, RingError, RingLog};
+use crate::record::{self, MAX_RECORD_PAYLOAD, PreparedRecord};
+use crate::ring::{ReadCursor, RingError, RingLog};
 use crate::status::NtStatus;
 use crate::wmi;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -279,14 +279,12 @@ impl<L: LogLock> LogBridge<L> {
     pub fn write<K: Kernel>(&self, kernel: &K, request: WriteRequest<'_>) -> Completion {
         let payload = request.payload;
         // 1. Validate.
-        let fits_ring = ring::record_size(payload.len()).is_some_and(|size| size <= self.capacity);
+        let fits_ring = record::record_size(payload.len()).is_some_and(|size| size <= self.capacity);
         if !fits_ring {
-            bump(&self.counters.writes_rejected);
-            return Completion::failure(NtStatus::BUFFER_OVERFLOW);
+            return self.reject(NtStatus::BUFFER_OVERFLOW);
         }
         if payload.len() > self.config.max_write_size {
-            bump(&self.counters.writes_rejected);
-            return Completion::failure(NtStatus::INVALID_BUFFER_SIZE);
+            return self.reject(NtStatus::INVALID_BUFFER_SIZE);
         }
         // 2. Ring: checksum outside the lock, append and take a token inside it.
         let timestamp = kernel.system_time();
@@ -294,19 +292,14 @@ impl<L: LogLock> LogBridge<L> {
         let payload_crc = kernel.crc32c(payload);
         let Some(prepared) = PreparedRecord::with_payload_crc(payload, timestamp, request.process_id, payload_crc)
         else {
-            bump(&self.counters.writes_rejected);
-            return Completion::failure(NtStatus::BUFFER_OVERFLOW);
+            return self.reject(NtStatus::BUFFER_OVERFLOW);
         };
         let appended = self.log.with_lock(|state| {
             let appended = state.ring.append(&prepared)?;
             Ok::<_, RingError>((appended, state.limiter.try_take(now)))
         });
-        let (appended, token) = match appended {
-            Ok(done) => done,
-            Err(_) => {
-                bump(&self.counters.writes_rejected);
-                return Completion::failure(NtStatus::BUFFER_OVERFLOW);
-            }
+        let Ok((appended, token)) = appended else {
+            return self.reject(NtStatus::BUFFER_OVERFLOW);
         };
         kernel.complete_pending_reads(self);
         // 3. Event log.
@@ -326,6 +319,12 @@ impl<L: LogLock> LogBridge<L> {
             bump(&self.counters.zero_length_writes);
         }
         Completion::success(payload.len())
+    }
+
+    /// A write refused before anything was logged.
+    fn reject(&self, status: NtStatus) -> Completion {
+        bump(&self.counters.writes_rejected);
+        Completion::failure(status)
     }
 
     fn log_write_entry<K: Kernel>(&self, kernel: &K, facts: &WriteFacts<'_>, token: bool) {

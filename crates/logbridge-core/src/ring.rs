@@ -42,7 +42,7 @@
 //! header at `tail` that does not parse), it drops everything and counts a repair instead of
 //! trusting a bad length.
 
-use crate::record::{self, PreparedRecord, RECORD_ALIGN, RECORD_HEADER_SIZE, RecordHeader};
+use crate::record::{PreparedRecord, RECORD_ALIGN, RECORD_HEADER_SIZE, RecordHeader};
 
 /// The smallest usable log.
 pub const MIN_CAPACITY: usize = 256;
@@ -423,9 +423,4 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
             b.copy_from_slice(src);
         }
     }
-}
-
-/// Size a payload of `len` bytes takes in the ring, for callers that check before locking.
-pub fn record_size(len: usize) -> Option<usize> {
-    record::record_size(len)
 }

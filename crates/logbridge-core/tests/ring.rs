@@ -181,7 +181,7 @@ impl Harness {
         let prepared = PreparedRecord::new(&payload, FileTime(ts), pid).unwrap();
         let size = (RECORD_HEADER_SIZE + len).div_ceil(8) * 8;
         assert_eq!(prepared.size(), size);
-        assert_eq!(ring::record_size(len), Some(size));
+        assert_eq!(record::record_size(len), Some(size));
         if size > self.capacity {
             let before = self.snapshot();
             let got = self.ring.append(&prepared);

@@ -721,10 +721,12 @@ impl ModelLogLock {
     /// The last `capacity` bytes of the ring's stream as a crash-dump reader would find them
     /// (see `RingLog::copy_recent`).
     pub fn dump(&self) -> Vec<u8> {
-        let mut out = self.with_lock(|state| vec![0u8; state.ring.capacity()]);
-        let copied = self.with_lock(|state| state.ring.copy_recent(&mut out).0);
-        out.truncate(copied);
-        out
+        self.with_lock(|state| {
+            let mut out = vec![0u8; state.ring.capacity()];
+            let copied = state.ring.copy_recent(&mut out).0;
+            out.truncate(copied);
+            out
+        })
     }
 }
 
