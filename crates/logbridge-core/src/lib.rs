@@ -16,6 +16,7 @@
 //! | The DDIs the driver needs, as a trait | [`kernel`] |
 //! | The write path and the IOCTL handlers | [`device`] |
 //! | Windows time (100 ns since 1601) | [`time`] |
+//! | Names shared by the driver, INF, resources and app | [`identity`] |
 //!
 //! Kernel code never panics: the crate denies `unwrap`, `expect`, `panic!`, slice indexing and
 //! unchecked arithmetic (see the workspace lints), and contains no `unsafe`.
@@ -44,6 +45,7 @@ extern crate std;
 pub mod device;
 pub mod errorlog;
 pub mod guid;
+pub mod identity;
 pub mod ioctl;
 pub mod kernel;
 pub mod messages;
