@@ -18,6 +18,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== Windows type-check (Debian rustc-web, -Zbuild-std)"
 bash scripts/check-windows.sh
 
+echo "== driver layer: type-check and clippy against the wdk-sys transcription (scripts/check-driver.sh)"
+bash scripts/check-driver.sh
+
 echo "== loom models (scripts/loom.sh)"
 bash scripts/loom.sh > target/loom.log 2>&1 || { cat target/loom.log; exit 1; }
 grep '^loom: ' target/loom.log | sort -u

@@ -991,3 +991,148 @@ fn layouts_and_constants_match_the_mingw_ddk_headers() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The resource script linked into logbridge.sys (inf/logbridge-resources.rc), compiled by GNU
+// windres exactly as build.rs has rc.exe compile it: same script, same generated version header,
+// the message table from windmc -c -U, and a binary MOF. mofcomp does not exist off Windows, so
+// the MOF resource carries a marker file here; the test checks where it lands and under what name.
+
+#[path = "../build/resources.rs"]
+mod resources;
+
+/// One entry of a `.res` file: type, name (id or upper-cased string), language, data.
+#[derive(Debug)]
+struct ResEntry {
+    kind: ResName,
+    name: ResName,
+    language: u16,
+    data: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq)]
+enum ResName {
+    Id(u16),
+    Text(String),
+}
+
+/// Reads a `0xFFFF id` or a NUL-terminated UTF-16 name at `at`; returns it and the next offset.
+fn res_name(data: &[u8], at: usize) -> (ResName, usize) {
+    if u16_at(data, at) == 0xFFFF {
+        return (ResName::Id(u16_at(data, at + 2)), at + 4);
+    }
+    let mut units = Vec::new();
+    let mut p = at;
+    loop {
+        let unit = u16_at(data, p);
+        p += 2;
+        if unit == 0 {
+            break;
+        }
+        units.push(unit);
+    }
+    (ResName::Text(String::from_utf16(&units).unwrap()), p)
+}
+
+/// Decodes a 32-bit `.res` file (RESOURCEHEADER records, each DWORD-aligned).
+fn parse_res(data: &[u8]) -> Vec<ResEntry> {
+    let mut entries = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let data_size = u32_at(data, at) as usize;
+        let header_size = u32_at(data, at + 4) as usize;
+        let (kind, next) = res_name(data, at + 8);
+        let (name, next) = res_name(data, next);
+        let next = next.next_multiple_of(4);
+        // DataVersion (4), MemoryFlags (2), LanguageId (2), Version (4), Characteristics (4).
+        let language = u16_at(data, next + 6);
+        assert_eq!(next + 16, at + header_size, "header size of the entry at {at}");
+        let body = data.get(at + header_size..at + header_size + data_size).expect("resource data past the end");
+        entries.push(ResEntry { kind, name, language, data: body.to_vec() });
+        at = (at + header_size + data_size).next_multiple_of(4);
+    }
+    entries
+}
+
+#[test]
+fn the_resource_script_links_the_message_table_mof_and_version_into_the_image() {
+    let Some(windmc_path) = require_tool("windmc", &["x86_64-w64-mingw32-windmc", "windmc"]) else {
+        return;
+    };
+    let Some(windres_path) = require_tool("windres", &["x86_64-w64-mingw32-windres", "windres"]) else {
+        return;
+    };
+    let dir = scratch_dir("resources");
+    windmc(&windmc_path, &dir, true);
+    fs::write(dir.join(resources::VERSION_HEADER), resources::version_header(env!("CARGO_PKG_VERSION")).unwrap())
+        .unwrap();
+    let marker = b"FOMB: stands in for mofcomp's binary MOF".to_vec();
+    fs::write(dir.join(resources::BINARY_MOF), &marker).unwrap();
+    let res = dir.join("logbridge.res");
+    run(Command::new(windres_path)
+        .arg("--input-format=rc")
+        .arg("--output-format=res")
+        .arg("--include-dir")
+        .arg(&dir)
+        .arg(workspace_root().join(resources::RESOURCE_SCRIPT))
+        .arg(&res)
+        .current_dir(&dir));
+    let entries = parse_res(&read(&res));
+    let real: Vec<&ResEntry> = entries.iter().filter(|e| e.kind != ResName::Id(0)).collect();
+
+    // RT_MESSAGETABLE (11), id 1, English: the same table windmc wrote, carrying every message.
+    let table = real.iter().find(|e| e.kind == ResName::Id(11)).expect("no RT_MESSAGETABLE");
+    assert_eq!(table.name, ResName::Id(1));
+    assert_eq!(table.language, 0x0409);
+    let ids: BTreeSet<u32> = parse_message_table(&table.data).into_iter().map(|(id, _)| id).collect();
+    let expected: BTreeSet<u32> = messages::MESSAGES.iter().map(|m| m.id).collect();
+    assert_eq!(ids, expected);
+
+    // MOFDATA, named as the driver registers it (resource names and types are upper-cased).
+    let mof = real
+        .iter()
+        .find(|e| e.kind == ResName::Text("MOFDATA".into()))
+        .expect("no MOFDATA resource: WMI would not find the LogBridge_WriteEvent class");
+    assert_eq!(mof.name, ResName::Text(logbridge_core::identity::MOF_RESOURCE_NAME.to_ascii_uppercase()));
+    assert_eq!(mof.data, marker);
+
+    // RT_VERSION (16): VS_FIXEDFILEINFO after the "VS_VERSION_INFO" key, with the crate version.
+    let version = real.iter().find(|e| e.kind == ResName::Id(16)).expect("no VERSIONINFO");
+    let key: Vec<u8> = "VS_VERSION_INFO\0".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let key_at = version.data.windows(key.len()).position(|w| w == key).expect("VS_VERSION_INFO key");
+    let fixed = (key_at + key.len()).next_multiple_of(4);
+    assert_eq!(u32_at(&version.data, fixed), 0xFEEF_04BD, "VS_FIXEDFILEINFO signature");
+    let parts: Vec<u32> = env!("CARGO_PKG_VERSION").split('.').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(u32_at(&version.data, fixed + 8), (parts[0] << 16) | parts[1], "FileVersionMS");
+    assert_eq!(u32_at(&version.data, fixed + 12), parts[2] << 16, "FileVersionLS");
+    assert_eq!(u32_at(&version.data, fixed + 32), 0x0004_0004, "FILEOS VOS_NT_WINDOWS32");
+    assert_eq!(u32_at(&version.data, fixed + 36), 3, "FILETYPE VFT_DRV");
+    assert_eq!(u32_at(&version.data, fixed + 40), 7, "FILESUBTYPE VFT2_DRV_SYSTEM");
+    let original: Vec<u8> = "logbridge.sys".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert!(version.data.windows(original.len()).any(|w| w == original), "OriginalFilename");
+}
+
+#[test]
+fn build_rs_compiles_the_sources_these_tests_check() {
+    assert_eq!(workspace_root().join(resources::MESSAGE_TEXT), mc_path());
+    assert_eq!(workspace_root().join(resources::MOF_SOURCE), mof_path());
+    let script = fs::read_to_string(workspace_root().join(resources::RESOURCE_SCRIPT)).unwrap();
+    for include in [resources::VERSION_HEADER, "logbridge.rc"] {
+        assert!(script.contains(&format!("#include \"{include}\"")), "the script does not include {include}");
+    }
+    assert!(script.contains(&format!(
+        "{} MOFDATA \"{}\"",
+        logbridge_core::identity::MOF_RESOURCE_NAME,
+        resources::BINARY_MOF
+    )));
+}
+
+#[test]
+fn the_version_header_follows_the_crate_version() {
+    let header = resources::version_header("1.2.3").unwrap();
+    assert!(header.contains("#define LOGBRIDGE_VERSION 1,2,3,0\n"), "{header}");
+    assert!(header.contains("#define LOGBRIDGE_VERSION_STR \"1.2.3.0\"\n"), "{header}");
+    assert!(resources::version_header("1.2.3-rc.1").unwrap().contains(" 1,2,3,0\n"));
+    assert!(resources::version_header("1.2").is_err());
+    assert!(resources::version_header("1.2.70000").is_err());
+}

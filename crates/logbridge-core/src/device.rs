@@ -45,7 +45,9 @@ use zerocopy::{FromBytes, IntoBytes};
 /// Default `MaxWriteSize`: 64 KiB.
 pub const DEFAULT_MAX_WRITE_SIZE: u32 = 64 * 1024;
 
-/// The registry parameters (`HKR\Parameters` of the device), with their valid ranges and defaults.
+/// The registry parameters (`HKLM\SYSTEM\CurrentControlSet\Services\LogBridge\Parameters`, which the driver
+/// opens with `WdfDriverOpenParametersRegistryKey` and the INF fills with the defaults), with their
+/// valid ranges and defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parameter {
     /// `RingLogSize`: bytes of nonpaged memory for the ring. 64 KiB ..= 64 MiB, default 1 MiB.
@@ -94,28 +96,141 @@ impl Parameter {
         }
     }
 
-    /// The value to use: `found` if it is in range, else the default and `Err` with what was
-    /// wrong (the driver logs it once with [`messages::LOGBRIDGE_PARAMETER_DEFAULTED`]).
-    /// A missing value (`None`) silently means the default.
-    pub fn resolve(self, found: Option<u32>) -> Result<u32, ParameterDefaulted> {
+    /// The value to use: the registry's if it is a `REG_DWORD` in range, else the default and
+    /// `Err` with what was wrong (the driver logs it once with
+    /// [`messages::LOGBRIDGE_PARAMETER_DEFAULTED`]). A missing value silently means the default.
+    pub fn resolve(self, found: RegistryValue) -> Result<u32, ParameterDefaulted> {
         let (low, high) = self.range();
         match found {
-            None => Ok(self.default_value()),
-            Some(value) if value >= low && value <= high => Ok(value),
-            Some(value) => Err(ParameterDefaulted { parameter: self, found: value, used: self.default_value() }),
+            RegistryValue::Missing => Ok(self.default_value()),
+            RegistryValue::Dword(value) if value >= low && value <= high => Ok(value),
+            RegistryValue::Dword(_) | RegistryValue::NotADword => {
+                Err(ParameterDefaulted { parameter: self, found, used: self.default_value() })
+            }
         }
     }
 }
 
-/// A registry value out of range, replaced by its default.
+/// What the registry holds for a parameter (`WdfRegistryQueryULong`'s outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryValue {
+    /// No such value (`STATUS_OBJECT_NAME_NOT_FOUND`), or no `Parameters` key at all.
+    Missing,
+    /// A `REG_DWORD`.
+    Dword(u32),
+    /// A value of another type or size, which the query refused.
+    NotADword,
+}
+
+/// A registry value out of range or of the wrong type, replaced by its default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParameterDefaulted {
     /// Which parameter.
     pub parameter: Parameter,
-    /// The value found.
-    pub found: u32,
+    /// What was found.
+    pub found: RegistryValue,
     /// The default used instead.
     pub used: u32,
+}
+
+/// The device's settings, resolved from its registry parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The write path's settings.
+    pub config: Config,
+    /// `RingLogSize`: the most nonpaged memory to use for the ring.
+    pub ring_log_size: usize,
+    /// The parameters that were invalid and defaulted, in [`Parameter::ALL`] order: each is
+    /// logged once with [`log_parameter_defaulted`].
+    pub defaulted: [Option<ParameterDefaulted>; 4],
+}
+
+impl Settings {
+    /// Resolves every parameter through `query` (one registry read each).
+    pub fn resolve(mut query: impl FnMut(Parameter) -> RegistryValue) -> Settings {
+        let mut defaulted = [None; 4];
+        let mut values = [0u32; 4];
+        for ((parameter, value), slot) in Parameter::ALL.into_iter().zip(values.iter_mut()).zip(defaulted.iter_mut()) {
+            *value = parameter.resolve(query(parameter)).unwrap_or_else(|bad| {
+                *slot = Some(bad);
+                bad.used
+            });
+        }
+        let [ring_log_size, burst, per_second, max_write_size] = values;
+        Settings {
+            config: Config {
+                max_write_size: usize::try_from(max_write_size).unwrap_or(usize::MAX),
+                rate_limit: RateLimit { burst, per_second },
+                error_log_maximum_size: errorlog::ERROR_LOG_MAXIMUM_SIZE,
+            },
+            ring_log_size: usize::try_from(ring_log_size).unwrap_or(usize::MAX),
+            defaulted,
+        }
+    }
+
+    /// The ring sizes to try allocating, largest first: the largest power of two within
+    /// `RingLogSize` (the ring uses no more), then halves of it down to the parameter's minimum
+    /// (64 KiB). Like `NdisMCreateLog`, whose caller "may retry with a smaller size" when memory
+    /// is short, the driver takes the first that the pool grants.
+    pub fn ring_allocation_sizes(&self) -> impl Iterator<Item = usize> {
+        let (minimum, _) = Parameter::RingLogSize.range();
+        let minimum = usize::try_from(minimum).unwrap_or(usize::MAX);
+        let largest = self.ring_log_size.checked_ilog2().and_then(|bits| 1usize.checked_shl(bits)).unwrap_or(0);
+        core::iter::successors(Some(largest), |size| Some(size / 2)).take_while(move |size| *size >= minimum)
+    }
+}
+
+/// Logs that a registry parameter was invalid and its default is used
+/// ([`messages::LOGBRIDGE_PARAMETER_DEFAULTED`]; %2 name, %3 value found, %4 default). False if
+/// the entry could not be written (best effort, like every entry).
+pub fn log_parameter_defaulted<K: Kernel>(
+    kernel: &K,
+    defaulted: &ParameterDefaulted,
+    maximum_entry_size: usize,
+) -> bool {
+    let found = match defaulted.found {
+        RegistryValue::Dword(value) => InsertionString::Decimal(u64::from(value)),
+        RegistryValue::NotADword => InsertionString::Text("(not a REG_DWORD)"),
+        RegistryValue::Missing => InsertionString::Text("(missing)"),
+    };
+    let strings =
+        [InsertionString::Text(defaulted.parameter.name()), found, InsertionString::Decimal(u64::from(defaulted.used))];
+    let found_raw = match defaulted.found {
+        RegistryValue::Dword(value) => value,
+        RegistryValue::NotADword | RegistryValue::Missing => u32::MAX,
+    };
+    let mut dump = [0u8; 8];
+    let (found_bytes, used_bytes) = dump.split_at_mut(4);
+    found_bytes.copy_from_slice(&found_raw.to_le_bytes());
+    used_bytes.copy_from_slice(&defaulted.used.to_le_bytes());
+    let spec = PacketSpec {
+        message: messages::LOGBRIDGE_PARAMETER_DEFAULTED,
+        major_function: 0,
+        unique_error_value: 0,
+        final_status: NtStatus::SUCCESS,
+        sequence_number: 0,
+        dump: &dump,
+        max_dump_bytes: dump.len(),
+        strings: &strings,
+    };
+    write_entry(kernel, &spec, maximum_entry_size)
+}
+
+/// Plans, allocates, fills and writes one entry. False if it could not be written; an entry that
+/// was allocated but not written is freed when it drops.
+fn write_entry<K: Kernel>(kernel: &K, spec: &PacketSpec<'_>, maximum_entry_size: usize) -> bool {
+    let Ok(plan) = errorlog::plan_packet(spec, maximum_entry_size) else {
+        return false;
+    };
+    let Some(mut entry) = kernel.allocate_error_log_entry(plan.entry_size) else {
+        return false;
+    };
+    if errorlog::encode_packet(entry.as_mut(), spec, &plan).is_err() {
+        // Dropping the unwritten entry frees it.
+        return false;
+    }
+    kernel.write_error_log_entry(entry);
+    true
 }
 
 /// The device's settings.
@@ -395,18 +510,7 @@ impl<L: LogLock> LogBridge<L> {
 
     /// Plans, allocates, fills and writes one entry. False if it could not be written.
     fn log_entry<K: Kernel>(&self, kernel: &K, spec: &PacketSpec<'_>) -> bool {
-        let Ok(plan) = errorlog::plan_packet(spec, self.config.error_log_maximum_size) else {
-            return false;
-        };
-        let Some(mut entry) = kernel.allocate_error_log_entry(plan.entry_size) else {
-            return false;
-        };
-        if errorlog::encode_packet(entry.as_mut(), spec, &plan).is_err() {
-            // Dropping the unwritten entry frees it.
-            return false;
-        }
-        kernel.write_error_log_entry(entry);
-        true
+        write_entry(kernel, spec, self.config.error_log_maximum_size)
     }
 
     fn fire_wmi_event<K: Kernel>(&self, kernel: &K, facts: &WriteFacts<'_>, timestamp: crate::time::FileTime) {

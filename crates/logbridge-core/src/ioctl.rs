@@ -68,6 +68,31 @@ pub const IOCTL_LOGBRIDGE_CLEAR_LOG: u32 = ctl_code(FILE_DEVICE_UNKNOWN, 0x802, 
 /// Version of every struct below.
 pub const CONTRACT_VERSION: u32 = 1;
 
+/// Which buffers a LogBridge IOCTL uses, so that the kernel layer retrieves only those.
+///
+/// With `METHOD_BUFFERED` the input and output are the *same* system buffer, so handing the core
+/// both as separate slices would alias; the buffered codes take no input, and `READ_LOG`
+/// (`METHOD_OUT_DIRECT`) has its input in the system buffer and its output in the caller's
+/// locked pages. An unknown code uses none: it is refused without touching any buffer (and a
+/// `METHOD_NEITHER` code's raw user pointers are never dereferenced).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoctlBuffers {
+    /// The handler reads the input buffer.
+    pub input: bool,
+    /// The handler writes the output buffer.
+    pub output: bool,
+}
+
+/// The buffers `code` uses, or `None` for a code LogBridge does not implement.
+pub const fn buffers_of(code: u32) -> Option<IoctlBuffers> {
+    match code {
+        IOCTL_LOGBRIDGE_READ_LOG => Some(IoctlBuffers { input: true, output: true }),
+        IOCTL_LOGBRIDGE_GET_STATS => Some(IoctlBuffers { input: false, output: true }),
+        IOCTL_LOGBRIDGE_CLEAR_LOG => Some(IoctlBuffers { input: false, output: false }),
+        _ => None,
+    }
+}
+
 /// `ReadLogRequest.mode`: continue from this handle's cursor (also what an empty input means).
 pub const READ_MODE_CONTINUE: u32 = 0;
 /// `ReadLogRequest.mode`: start from the oldest retained record.
@@ -269,6 +294,22 @@ mod tests {
         assert!(access_allows(FILE_READ_ACCESS, IOCTL_LOGBRIDGE_READ_LOG));
         assert!(!access_allows(FILE_READ_ACCESS, IOCTL_LOGBRIDGE_CLEAR_LOG));
         assert!(access_allows(FILE_READ_ACCESS | FILE_WRITE_ACCESS, IOCTL_LOGBRIDGE_CLEAR_LOG));
+    }
+
+    #[test]
+    fn only_non_aliasing_buffers_are_requested() {
+        for code in [IOCTL_LOGBRIDGE_READ_LOG, IOCTL_LOGBRIDGE_GET_STATS, IOCTL_LOGBRIDGE_CLEAR_LOG] {
+            let buffers = buffers_of(code).unwrap();
+            // Input and output of a METHOD_BUFFERED code share one buffer: never both.
+            if method_of(code) == METHOD_BUFFERED {
+                assert!(!(buffers.input && buffers.output), "{code:#x}");
+            }
+            assert_ne!(method_of(code), METHOD_NEITHER);
+        }
+        assert_eq!(buffers_of(IOCTL_LOGBRIDGE_READ_LOG), Some(IoctlBuffers { input: true, output: true }));
+        assert_eq!(buffers_of(IOCTL_LOGBRIDGE_CLEAR_LOG), Some(IoctlBuffers { input: false, output: false }));
+        assert_eq!(buffers_of(ctl_code(FILE_DEVICE_UNKNOWN, 0x800, METHOD_NEITHER, FILE_ANY_ACCESS)), None);
+        assert_eq!(buffers_of(0), None);
     }
 
     #[test]

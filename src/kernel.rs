@@ -1,0 +1,189 @@
+//! `WindowsKernel`: the core's [`Kernel`] trait over the wrappers, and the queues that hold
+//! pending `READ_LOG` requests.
+//!
+//! # Pending reads
+//! A `READ_LOG` that finds nothing new is *parked* in a manual queue and completed as soon as a
+//! write appends a record (`NdisMWriteLogData`: "satisfies that request as soon as it has copied
+//! the driver-supplied information into the log file"). The framework completes a parked request
+//! with `STATUS_CANCELLED` if its caller cancels it; [`PendingReads::cancel_for_file`] does the
+//! same when its handle is cleaned up.
+//!
+//! A drain ([`PendingReads::drain`]) takes every parked request out of `parked`, lets the core
+//! serve it, completes those that now have data and moves the rest to `unserved`, then moves
+//! them all back. Two queues are needed because KMDF hands a manual queue's requests out in order
+//! and cannot be asked for "the next one after this": a request put back into `parked` would be
+//! retrieved again at once. Drains are serialised by a wait lock, which is what the core's
+//! "no lost wake-up" rule asks for: a reader that parks calls `drain` once more afterwards, and
+//! because that drain cannot overlap a writer's, it sees any record the writer appended between
+//! the reader's empty read and its parking. Requests are completed while the wait lock is held;
+//! it is a passive-level lock, so that is allowed (no spin lock is held while completing).
+
+use crate::wrappers::clock;
+use crate::wrappers::device::{Device, FileObject};
+use crate::wrappers::errorlog::ErrorLogEntry;
+use crate::wrappers::pool::NonPagedBuffer;
+use crate::wrappers::request::{ManualQueue, Request};
+use crate::wrappers::sync::{SpinLocked, WaitLock};
+use crate::wrappers::wmi::WmiEventSource;
+use logbridge_core::NtStatus;
+use logbridge_core::device::{LogLock, LogState};
+use logbridge_core::errorlog::EntrySize;
+use logbridge_core::kernel::{Completion, Irql, Kernel, PendingReadServer, ReadCompletion, WmiWriteFailure};
+use logbridge_core::time::FileTime;
+
+/// The ring log and rate limiter under their WDFSPINLOCK.
+pub type DeviceLog = SpinLocked<LogState<NonPagedBuffer>>;
+
+impl LogLock for DeviceLog {
+    type Storage = NonPagedBuffer;
+
+    fn with_lock<R>(&self, f: impl FnOnce(&mut LogState<NonPagedBuffer>) -> R) -> R {
+        self.with(f)
+    }
+}
+
+/// The parked `READ_LOG` requests.
+pub struct PendingReads {
+    parked: ManualQueue,
+    unserved: ManualQueue,
+    drain_lock: WaitLock,
+}
+
+impl PendingReads {
+    /// The two manual queues and the lock, as children of `device`.
+    pub fn create(device: Device) -> Result<PendingReads, NtStatus> {
+        Ok(PendingReads {
+            parked: device.create_manual_queue()?,
+            unserved: device.create_manual_queue()?,
+            drain_lock: WaitLock::create(&device)?,
+        })
+    }
+
+    /// Parks a read that found nothing, then drains once more (see the module documentation).
+    pub fn park(&self, request: Request, server: &dyn PendingReadServer) {
+        match request.forward_to(&self.parked) {
+            Ok(()) => self.drain(server),
+            Err((status, request)) => request.complete(Completion::failure(status)),
+        }
+    }
+
+    /// Completes every parked request that now has data.
+    pub fn drain(&self, server: &dyn PendingReadServer) {
+        self.drain_lock.with(|| {
+            while let Some(request) = self.parked.retrieve_next() {
+                if let Some(waiting) = serve(request, server) {
+                    put_back(waiting, &self.unserved);
+                }
+            }
+            while let Some(request) = self.unserved.retrieve_next() {
+                put_back(request, &self.parked);
+            }
+        });
+    }
+
+    /// Completes the parked requests of a handle being cleaned up with `STATUS_CANCELLED`.
+    pub fn cancel_for_file(&self, file: FileObject) {
+        self.drain_lock.with(|| {
+            for queue in [&self.parked, &self.unserved] {
+                while let Some(request) = queue.retrieve_for_file(file) {
+                    request.complete(Completion::failure(NtStatus::CANCELLED));
+                }
+            }
+        });
+    }
+}
+
+/// Serves one parked request: completes it, or gives it back if it must keep waiting.
+fn serve(mut request: Request, server: &dyn PendingReadServer) -> Option<Request> {
+    let Some(cursor) = request.file_object().and_then(FileObject::cursor) else {
+        request.complete(Completion::failure(NtStatus::INVALID_DEVICE_STATE));
+        return None;
+    };
+    let outcome = match request.output_buffer() {
+        Ok(output) => server.serve_pending_read(cursor, output),
+        Err(status) => ReadCompletion::Complete(Completion::failure(status)),
+    };
+    match outcome {
+        ReadCompletion::Complete(completion) => {
+            request.complete(completion);
+            None
+        }
+        ReadCompletion::Pending => Some(request),
+    }
+}
+
+/// Moves a request to `queue`; if the queue refuses it (the device is going away), completes it
+/// with the refusal.
+fn put_back(request: Request, queue: &ManualQueue) {
+    if let Err((status, request)) = request.forward_to(queue) {
+        request.complete(Completion::failure(status));
+    }
+}
+
+/// The kernel routines of the write path, for one device.
+pub struct WindowsKernel {
+    device_object: crate::wrappers::device::DeviceObject,
+    wmi: WmiEventSource,
+    reads: PendingReads,
+}
+
+impl WindowsKernel {
+    /// The device's WMI provider and pending-read queues.
+    pub fn create(device: Device) -> Result<WindowsKernel, NtStatus> {
+        Ok(WindowsKernel {
+            device_object: device.wdm_device_object()?,
+            wmi: WmiEventSource::create(&device)?,
+            reads: PendingReads::create(device)?,
+        })
+    }
+
+    /// The pending reads.
+    pub fn reads(&self) -> &PendingReads {
+        &self.reads
+    }
+}
+
+impl Kernel for WindowsKernel {
+    type ErrorLogEntry = ErrorLogEntry;
+    type NonPagedBuffer = NonPagedBuffer;
+
+    fn irql(&self) -> Irql {
+        clock::irql()
+    }
+
+    fn system_time(&self) -> FileTime {
+        clock::system_time()
+    }
+
+    fn interrupt_time(&self) -> u64 {
+        clock::interrupt_time()
+    }
+
+    fn allocate_error_log_entry(&self, size: EntrySize) -> Option<ErrorLogEntry> {
+        ErrorLogEntry::allocate(&self.device_object, size)
+    }
+
+    fn write_error_log_entry(&self, entry: ErrorLogEntry) {
+        entry.write();
+    }
+
+    fn allocate_nonpaged(&self, size: usize) -> Option<NonPagedBuffer> {
+        NonPagedBuffer::allocate(size)
+    }
+
+    fn wmi_events_enabled(&self) -> bool {
+        self.wmi.enabled()
+    }
+
+    fn wmi_provider_id(&self) -> u32 {
+        self.wmi.provider_id()
+    }
+
+    fn wmi_write_event(&self, item: NonPagedBuffer) -> Result<(), WmiWriteFailure<NonPagedBuffer>> {
+        self.wmi.write_event(item)
+    }
+
+    fn complete_pending_reads(&self, server: &dyn PendingReadServer) {
+        self.reads.drain(server);
+    }
+}

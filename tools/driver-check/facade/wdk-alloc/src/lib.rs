@@ -1,0 +1,25 @@
+//! **Type-check facade of `wdk-alloc` 0.4.2 — a transcription for type-checking on Linux, not the
+//! real crate.** On Windows the driver uses the real `wdk-alloc`, whose `WdkAllocator` calls
+//! `ExAllocatePool2(POOL_FLAG_NON_PAGED, size, 'rust')` and `ExFreePool` (safe only at
+//! IRQL <= DISPATCH_LEVEL). This crate is only ever `cargo check`ed (`scripts/check-driver.sh`):
+//! its allocator never runs, so `alloc` returns null and `dealloc` does nothing.
+
+#![no_std]
+
+use core::alloc::{GlobalAlloc, Layout};
+
+/// Allocator to use with `#[global_allocator]` (here: a type-checking stand-in that never runs).
+///
+/// # Safety
+/// The real allocator is only safe to use for allocations happening at `IRQL` <= `DISPATCH_LEVEL`.
+pub struct WdkAllocator;
+
+// SAFETY: never used at run time (this crate is only type-checked); returning null is a valid
+// "allocation failed" answer and `dealloc` is only ever given null-or-our pointers.
+unsafe impl GlobalAlloc for WdkAllocator {
+    unsafe fn alloc(&self, _layout: Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
+}
