@@ -98,7 +98,8 @@ pub trait Kernel {
     /// The system time (`KeQuerySystemTimePrecise`): 100 ns since 1601, UTC.
     fn system_time(&self) -> FileTime;
 
-    /// A monotonic clock in 100 ns units (`KeQueryInterruptTime`), for rate limiting.
+    /// A monotonic clock in 100 ns units, for rate limiting (the driver uses
+    /// `KeQueryUnbiasedInterruptTime`; `KeQueryInterruptTime` is a macro that bindgen cannot bind).
     fn interrupt_time(&self) -> u64;
 
     /// CRC-32C of a payload, computed before the ring lock is taken. The default is the core's
