@@ -6,9 +6,7 @@ use crate::wrappers::pool::NonPagedBuffer;
 use crate::wrappers::request::Request;
 use crate::wrappers::sync::SpinLocked;
 use logbridge_core::NtStatus;
-use logbridge_core::device::{
-    self as core_device, LogBridge, LogLock, LogState, RegistryValue, Settings, WriteRequest,
-};
+use logbridge_core::device::{self as core_device, LogBridge, LogState, RegistryValue, Settings, WriteRequest};
 use logbridge_core::guid::GUID_DEVINTERFACE_LOGBRIDGE;
 use logbridge_core::ioctl;
 use logbridge_core::kernel::{Completion, ReadCompletion};
@@ -107,8 +105,9 @@ pub fn file_create(state: Option<&DeviceState>, request: Request, file: Option<F
     let cursor = file.and_then(FileObject::cursor);
     let completion = match (state, cursor) {
         (Some(state), Some(cursor)) => {
-            let start = state.bridge.open_cursor();
-            state.bridge.log().with_lock(|_| cursor.store(start.load()));
+            // `open_cursor` reads the end under the log lock. No request can use this handle
+            // before its create completes, so storing into its context needs no lock of its own.
+            cursor.store(state.bridge.open_cursor().load());
             Completion::success(0)
         }
         _ => Completion::failure(NtStatus::INVALID_DEVICE_STATE),

@@ -19,7 +19,7 @@
 //! it is a passive-level lock, so that is allowed (no spin lock is held while completing).
 
 use crate::wrappers::clock;
-use crate::wrappers::device::{Device, FileObject};
+use crate::wrappers::device::{Device, DeviceObject, FileObject};
 use crate::wrappers::errorlog::ErrorLogEntry;
 use crate::wrappers::pool::NonPagedBuffer;
 use crate::wrappers::request::{ManualQueue, Request};
@@ -122,7 +122,7 @@ fn put_back(request: Request, queue: &ManualQueue) {
 
 /// The kernel routines of the write path, for one device.
 pub struct WindowsKernel {
-    device_object: crate::wrappers::device::DeviceObject,
+    device_object: DeviceObject,
     wmi: WmiEventSource,
     reads: PendingReads,
 }
@@ -130,9 +130,10 @@ pub struct WindowsKernel {
 impl WindowsKernel {
     /// The device's WMI provider and pending-read queues.
     pub fn create(device: Device) -> Result<WindowsKernel, NtStatus> {
+        let device_object = device.wdm_device_object()?;
         Ok(WindowsKernel {
-            device_object: device.wdm_device_object()?,
-            wmi: WmiEventSource::create(&device)?,
+            device_object,
+            wmi: WmiEventSource::create(&device, device_object)?,
             reads: PendingReads::create(device)?,
         })
     }

@@ -64,7 +64,7 @@ pub(super) extern "C" fn evt_file_cleanup(file: WDFFILEOBJECT) {
     let Some(file) = FileObject::from_raw(file) else {
         return;
     };
-    driver::file_cleanup(Device::of_file(file.as_raw()).state(), file);
+    driver::file_cleanup(Device::of_file(file).state(), file);
 }
 
 /// EvtIoWrite of the default queue (PASSIVE_LEVEL: the queue's execution level).

@@ -231,9 +231,9 @@ impl Device {
     }
 
     /// The device a file object belongs to.
-    pub(super) fn of_file(file: WDFFILEOBJECT) -> Device {
+    pub(super) fn of_file(file: FileObject) -> Device {
         // SAFETY: a live file object handed to us by KMDF in a callback.
-        Device(unsafe { call_unsafe_wdf_function_binding!(WdfFileObjectGetDevice, file) })
+        Device(unsafe { call_unsafe_wdf_function_binding!(WdfFileObjectGetDevice, file.as_raw()) })
     }
 }
 

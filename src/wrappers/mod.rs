@@ -29,7 +29,7 @@
 //! | `WdfWaitLockCreate` / `Acquire` / `Release` | PASSIVE (no timeout) | `WaitLock` |
 //! | `WdfWmiProviderCreate`, `WdfWmiInstanceCreate` | PASSIVE | `WmiEventSource::create` |
 //! | `WdfWmiProviderIsEnabled` | <= DISPATCH | `WmiEventSource::enabled` |
-//! | `IoWMIDeviceObjectToProviderId` | <= DISPATCH | `WmiEventSource::provider_id` |
+//! | `IoWMIDeviceObjectToProviderId` | <= DISPATCH (once, at device add) | `WmiEventSource::create` |
 //! | `IoWMIWriteEvent` | <= APC (checked by the core) | `WmiEventSource::write_event` |
 //! | `IoAllocateErrorLogEntry`, `IoWriteErrorLogEntry`, `IoFreeErrorLogEntry` | <= DISPATCH (checked by the core) | `ErrorLogEntry` |
 //! | `ExAllocatePool2`, `ExFreePoolWithTag` | <= DISPATCH | `NonPagedBuffer` |

@@ -24,11 +24,11 @@ use wdk_sys::{
 /// The device's WMI event provider for `LogBridge_WriteEvent`.
 pub struct WmiEventSource {
     provider: WDFWMIPROVIDER,
-    device_object: DeviceObject,
+    /// `IoWMIDeviceObjectToProviderId` of the device object, fixed for its life: computed once.
+    provider_id: u32,
 }
 
-// SAFETY: the provider is a framework object, the device object lives as long as the device;
-// both routines used on them are callable from any thread.
+// SAFETY: the provider is a framework object whose routine is callable from any thread.
 unsafe impl Send for WmiEventSource {}
 // SAFETY: as above; nothing is mutated through `&self`.
 unsafe impl Sync for WmiEventSource {}
@@ -36,7 +36,7 @@ unsafe impl Sync for WmiEventSource {}
 impl WmiEventSource {
     /// Registers the MOF resource and creates the event-only provider with one instance, so the
     /// class appears in `root\wmi` once the device starts. PASSIVE_LEVEL.
-    pub fn create(device: &Device) -> Result<WmiEventSource, NtStatus> {
+    pub fn create(device: &Device, device_object: DeviceObject) -> Result<WmiEventSource, NtStatus> {
         let name = unicode_string(wide!(MOF_RESOURCE_NAME));
         // SAFETY: PASSIVE_LEVEL (device add); `name` points to static UTF-16 text that KMDF copies;
         // called once per device, as the routine requires.
@@ -83,7 +83,9 @@ impl WmiEventSource {
                 &mut instance
             )
         })?;
-        Ok(WmiEventSource { provider, device_object: device.wdm_device_object()? })
+        // SAFETY: the device's live WDM device object; PASSIVE_LEVEL (<= DISPATCH_LEVEL required).
+        let provider_id = unsafe { IoWMIDeviceObjectToProviderId(device_object.as_raw()) };
+        Ok(WmiEventSource { provider, provider_id })
     }
 
     /// Has a consumer enabled the event (IRP_MN_ENABLE_EVENTS)?
@@ -99,10 +101,9 @@ impl WmiEventSource {
         enabled != 0
     }
 
-    /// `IoWMIDeviceObjectToProviderId` of the device: the WNODE's `ProviderId`.
+    /// The WNODE's `ProviderId` (`IoWMIDeviceObjectToProviderId` of the device object).
     pub fn provider_id(&self) -> u32 {
-        // SAFETY: the device's live WDM device object; IRQL <= DISPATCH_LEVEL.
-        unsafe { IoWMIDeviceObjectToProviderId(self.device_object.as_raw()) }
+        self.provider_id
     }
 
     /// `IoWMIWriteEvent(item)`: WMI owns and frees the item on success; on failure it comes back.

@@ -705,11 +705,5 @@ pub mod __wdf_functions {
         fn WdfWaitLockRelease(Lock: WDFWAITLOCK);
         // not in wdk-sys-bindings.md: prototype from wdffileobject.h (KMDF 1.33)
         #[must_use] fn WdfFileObjectGetDevice(FileObject: WDFFILEOBJECT) -> WDFDEVICE;
-        // not in wdk-sys-bindings.md: prototype from wdfrequest.h (KMDF 1.33)
-        #[must_use] fn WdfRequestRequeue(Request: WDFREQUEST) -> NTSTATUS;
-        // not in wdk-sys-bindings.md: prototype from wdfio.h (KMDF 1.33)
-        fn WdfIoQueueStart(Queue: WDFQUEUE);
-        // not in wdk-sys-bindings.md: prototype from wdfwmi.h (KMDF 1.33)
-        #[must_use] fn WdfWmiInstanceGetProvider(WmiInstance: WDFWMIINSTANCE) -> WDFWMIPROVIDER;
     }
 }
