@@ -446,6 +446,27 @@ fn package_is_checked_then_uploaded_from_target_logbridge_package() {
 }
 
 #[test]
+fn logbridge_ctl_is_built_into_the_package_before_the_upload() {
+    let root = workflow();
+    let (_, job) = driver_job(&root);
+    let steps = steps(job);
+    let (check, _) = step_running(steps, |r| PACKAGE_FILES.iter().all(|f| r.contains(f)), "the package check");
+    let (build, build_step) =
+        step_running(steps, |r| r.contains("cargo build -p logbridge-ctl"), "`cargo build -p logbridge-ctl`");
+    let (upload, _) = step_using(steps, |u| u.starts_with("actions/upload-artifact@"), "actions/upload-artifact");
+    assert!(check < build && build < upload, "the app is built after the package check and before the upload");
+    let run = run_of(build_step).unwrap();
+    assert!(run.contains("--locked") && run.contains("--profile ${{ matrix.profile }}"), "{run}");
+    for combination in matrix_combinations(job) {
+        let expanded = expand_matrix(run, &combination).replace('\\', "/");
+        let dir = profile_dir(&combination["profile"]);
+        // `install` finds logbridge.inf next to the exe: the exe must land in the package folder.
+        assert!(expanded.contains(&format!("target/{dir}/logbridge-ctl.exe")), "{expanded}");
+        assert!(expanded.contains(&format!("target/{dir}/logbridge_package/")), "{expanded}");
+    }
+}
+
+#[test]
 fn workspace_tests_and_clippy_run() {
     let root = workflow();
     let (_, job) = driver_job(&root);

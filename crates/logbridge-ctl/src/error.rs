@@ -8,7 +8,8 @@
 //! | 2 | usage error | clap, before any command runs |
 //! | 3 | bad input | `Err(CtlError::BadInput(_))` |
 //! | 4 | the command needs Windows | `Err(CtlError::NeedsWindows(_))` |
-//! | 5 | the command failed otherwise | `Err(CtlError::Io(_))`, `Err(CtlError::NotImplemented(_))` |
+//! | 5 | the command failed otherwise | `Err(CtlError::Io(_))`, `Err(CtlError::Failed(_))` |
+//! | 6 | the device or the system is not ready for the command | `Err(CtlError::NotReady(_))` |
 //!
 //! Every error is reported as one line on stderr: `logbridge-ctl: <message>`, except
 //! [`CtlError::NeedsWindows`], whose line names the command instead:
@@ -32,8 +33,11 @@ pub enum ExitStatus {
     /// The command talks to the driver and this host is not Windows.
     NeedsWindows = 4,
     /// The command failed for another reason: an I/O error on output or on a file it writes, or
-    /// the command is not implemented yet in this build.
+    /// a Windows call that failed (the message names it).
     Failed = 5,
+    /// The device or the system is not ready for the command: no LogBridge device is present, the
+    /// prompt is not elevated (the device admits only Administrators), or test signing is off.
+    NotReady = 6,
 }
 
 impl ExitStatus {
@@ -57,7 +61,8 @@ Exit status:
   2  usage error (bad command line)
   3  bad input (malformed hex, unreadable or missing file, bytes that do not decode)
   4  the command needs Windows (it talks to the LogBridge driver) and this host is not Windows
-  5  the command failed otherwise (an I/O error writing output or a file; not implemented yet)";
+  5  the command failed otherwise (an I/O error, a Windows call that failed)
+  6  not ready: no LogBridge device, not an elevated prompt, or test signing off (the message says which)";
 
 /// How a command that ran to the end came out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,8 +95,10 @@ pub enum CtlError {
     /// A check failed and the command stopped there (a command that finishes its report returns
     /// [`Outcome::ChecksFailed`] instead). Exit status 1.
     CheckFailed(String),
-    /// The named command exists but is not implemented yet in this build. Exit status 5.
-    NotImplemented(&'static str),
+    /// A Windows call failed; the message names it and says why. Exit status 5.
+    Failed(String),
+    /// The device or the system is not ready: the message says what to do. Exit status 6.
+    NotReady(String),
     /// An I/O error on output or on a file the command writes. Exit status 5.
     /// (An input file that cannot be read is [`CtlError::BadInput`].)
     Io(std::io::Error),
@@ -104,7 +111,8 @@ impl CtlError {
             CtlError::BadInput(_) => ExitStatus::BadInput,
             CtlError::NeedsWindows(_) => ExitStatus::NeedsWindows,
             CtlError::CheckFailed(_) => ExitStatus::CheckFailed,
-            CtlError::NotImplemented(_) | CtlError::Io(_) => ExitStatus::Failed,
+            CtlError::Failed(_) | CtlError::Io(_) => ExitStatus::Failed,
+            CtlError::NotReady(_) => ExitStatus::NotReady,
         }
     }
 
@@ -126,11 +134,13 @@ impl CtlError {
 impl fmt::Display for CtlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CtlError::BadInput(message) | CtlError::CheckFailed(message) => f.write_str(message),
+            CtlError::BadInput(message)
+            | CtlError::CheckFailed(message)
+            | CtlError::Failed(message)
+            | CtlError::NotReady(message) => f.write_str(message),
             CtlError::NeedsWindows(_) => f.write_str(
                 "needs Windows (it talks to the LogBridge driver); on this host try `logbridge-ctl simulate`",
             ),
-            CtlError::NotImplemented(command) => write!(f, "{command} is not implemented yet"),
             CtlError::Io(e) => write!(f, "I/O error: {e}"),
         }
     }
@@ -163,7 +173,8 @@ mod tests {
         assert_eq!(ExitStatus::Usage.code(), 2);
         assert_eq!(CtlError::BadInput("x".into()).exit_status().code(), 3);
         assert_eq!(CtlError::NeedsWindows("tail").exit_status().code(), 4);
-        assert_eq!(CtlError::NotImplemented("simulate").exit_status().code(), 5);
+        assert_eq!(CtlError::Failed("x".into()).exit_status().code(), 5);
+        assert_eq!(CtlError::NotReady("x".into()).exit_status().code(), 6);
         assert_eq!(CtlError::Io(std::io::Error::other("x")).exit_status().code(), 5);
     }
 
@@ -175,8 +186,8 @@ mod tests {
         );
         assert_eq!(CtlError::BadInput("bad hex".into()).report_line(), "logbridge-ctl: bad hex");
         assert_eq!(
-            CtlError::NotImplemented("simulate").report_line(),
-            "logbridge-ctl: simulate is not implemented yet"
+            CtlError::NotReady("no LogBridge device is present".into()).report_line(),
+            "logbridge-ctl: no LogBridge device is present"
         );
         let pipe = CtlError::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert!(pipe.is_broken_pipe());
