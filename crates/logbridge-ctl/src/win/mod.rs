@@ -334,13 +334,14 @@ fn verify(a: &args::VerifyArgs, device: Option<&Path>, json: bool, out: &mut dyn
         Ok(())
     };
 
-    // WMI first: events of writes made before the subscription is registered are not delivered.
+    // The device first (a missing device or a non-elevated prompt is the likeliest problem), then
+    // WMI: events of writes made before the subscription is registered are not delivered.
+    let device = Device::open(device, false)?;
     let receiver = subscription::subscribe();
     subscription::wait_subscribed(&receiver, Duration::from_secs(30))?;
     // The first consumer makes WMI send IRP_MN_ENABLE_EVENTS to the driver; give it a moment.
     std::thread::sleep(Duration::from_secs(1));
 
-    let device = Device::open(device, false)?;
     cursor_to_end(&device)?;
     let before = device.stats()?;
     note(out, &format!("verify run {run_id}: {} writes to {}", payloads.len(), device.path()))?;

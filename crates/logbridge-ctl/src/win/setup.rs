@@ -99,7 +99,8 @@ fn wide_string(units: &[u16]) -> String {
     String::from_utf16_lossy(units.get(..end).unwrap_or(&[]))
 }
 
-/// Calls `f` for every root-enumerated device whose hardware IDs include `Root\LogBridge`.
+/// Calls `f` for every root-enumerated device whose hardware IDs include `Root\LogBridge`;
+/// returns how many there are.
 fn for_each_logbridge_node(
     mut f: impl FnMut(&DevInfoSet, &SP_DEVINFO_DATA, DeviceNode) -> Result<(), CtlError>,
 ) -> Result<usize, CtlError> {
@@ -108,7 +109,8 @@ fn for_each_logbridge_node(
     let set = unsafe { SetupDiGetClassDevsW(None, &enumerator, None, DIGCF_ALLCLASSES) }
         .map_err(|e| CtlError::Failed(format!("SetupDiGetClassDevs(ROOT): {}", e.message())))?;
     let set = DevInfoSet(set);
-    let mut found = 0usize;
+    // Collected first, visited afterwards, so that `f` may remove nodes from the system.
+    let mut nodes = Vec::new();
     for index in 0u32.. {
         let mut data = new_devinfo_data();
         // SAFETY: `data` has its cbSize set and outlives the call.
@@ -154,8 +156,12 @@ fn for_each_logbridge_node(
             wide_string(&units)
         })
         .filter(|name| !name.is_empty());
-        found = found.saturating_add(1);
-        f(&set, &data, DeviceNode { instance_id, driver_inf })?;
+        nodes.push((data, DeviceNode { instance_id, driver_inf }));
+    }
+    // Last first: removing a node never shifts the ones not yet visited.
+    let found = nodes.len();
+    for (data, node) in nodes.into_iter().rev() {
+        f(&set, &data, node)?;
     }
     Ok(found)
 }
