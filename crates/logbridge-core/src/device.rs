@@ -472,29 +472,14 @@ impl<L: LogLock> LogBridge<L> {
     fn log_summary_entry<K: Kernel>(&self, kernel: &K, sequence: u64) -> bool {
         let rate_limited = self.counters.unreported_rate_limited.swap(0, Ordering::Relaxed);
         let alloc_failed = self.counters.unreported_alloc_failed.swap(0, Ordering::Relaxed);
-        let total = rate_limited.saturating_add(alloc_failed);
+        let counts = errorlog::SuppressedCounts { rate_limited, alloc_failed };
+        let total = counts.total();
         if total == 0 {
             return true;
         }
-        let limit = self.config.rate_limit;
-        let strings = [
-            InsertionString::Decimal(total),
-            InsertionString::Decimal(rate_limited),
-            InsertionString::Decimal(alloc_failed),
-            InsertionString::Decimal(u64::from(limit.burst)),
-            InsertionString::Decimal(u64::from(limit.per_second)),
-        ];
-        let dump = total.to_le_bytes();
-        let spec = PacketSpec {
-            message: messages::LOGBRIDGE_ENTRIES_SUPPRESSED,
-            major_function: errorlog::IRP_MJ_WRITE,
-            unique_error_value: 0,
-            final_status: NtStatus::SUCCESS,
-            sequence_number: errorlog::truncate_sequence(sequence),
-            dump: &dump,
-            max_dump_bytes: dump.len(),
-            strings: &strings,
-        };
+        let strings = errorlog::summary_packet_strings(&counts, self.config.rate_limit);
+        let dump = counts.dump();
+        let spec = errorlog::summary_packet_spec(sequence, &dump, &strings);
         if self.log_entry(kernel, &spec) {
             bump(&self.counters.eventlog_summaries);
             add(&self.counters.eventlog_summarized, total);

@@ -488,6 +488,58 @@ pub fn write_packet_spec<'a>(
     }
 }
 
+/// What a [`messages::LOGBRIDGE_ENTRIES_SUPPRESSED`] summary reports: entries not written since
+/// the last summary, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SuppressedCounts {
+    /// Entries not written because of the rate limit.
+    pub rate_limited: u64,
+    /// Entries not written because `IoAllocateErrorLogEntry` returned NULL.
+    pub alloc_failed: u64,
+}
+
+impl SuppressedCounts {
+    /// All of them (saturating).
+    pub const fn total(&self) -> u64 {
+        self.rate_limited.saturating_add(self.alloc_failed)
+    }
+
+    /// The summary's DumpData: the total as a little-endian u64.
+    pub const fn dump(&self) -> [u8; 8] {
+        self.total().to_le_bytes()
+    }
+}
+
+/// The insertion strings of a summary packet: total, rate-limited, allocation failures, the
+/// configured burst and rate per second.
+pub fn summary_packet_strings(
+    counts: &SuppressedCounts,
+    limit: crate::ratelimit::RateLimit,
+) -> [InsertionString<'static>; 5] {
+    [
+        InsertionString::Decimal(counts.total()),
+        InsertionString::Decimal(counts.rate_limited),
+        InsertionString::Decimal(counts.alloc_failed),
+        InsertionString::Decimal(u64::from(limit.burst)),
+        InsertionString::Decimal(u64::from(limit.per_second)),
+    ]
+}
+
+/// The spec of the summary packet logged with the write of `sequence` (the strings come from
+/// [`summary_packet_strings`], the dump from [`SuppressedCounts::dump`]).
+pub fn summary_packet_spec<'a>(sequence: u64, dump: &'a [u8; 8], strings: &'a [InsertionString<'a>]) -> PacketSpec<'a> {
+    PacketSpec {
+        message: messages::LOGBRIDGE_ENTRIES_SUPPRESSED,
+        major_function: IRP_MJ_WRITE,
+        unique_error_value: 0,
+        final_status: NtStatus::SUCCESS,
+        sequence_number: truncate_sequence(sequence),
+        dump,
+        max_dump_bytes: dump.len(),
+        strings,
+    }
+}
+
 /// The low 32 bits of a 64-bit sequence number (for `SequenceNumber`).
 pub const fn truncate_sequence(sequence: u64) -> u32 {
     let b = sequence.to_le_bytes();

@@ -141,7 +141,8 @@ pub fn run(command: &DecodeCommand, out: &mut dyn Write) -> Result<Outcome, CtlE
     Ok(Outcome::Ok)
 }
 
-fn write_line<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), CtlError> {
+/// Writes `value` as one JSON line (the form of every `--json` output).
+pub(crate) fn write_line<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), CtlError> {
     serde_json::to_writer(&mut *out, value).map_err(|e| CtlError::Io(e.into()))?;
     out.write_all(b"\n")?;
     Ok(())

@@ -681,25 +681,10 @@ mod tests {
 
     /// The summary packet, with the spec of the driver's `log_summary_entry`.
     fn summary_packet(sequence: u64, rate_limited: u64, alloc_failed: u64, limit: RateLimit) -> Vec<u8> {
-        let total = rate_limited + alloc_failed;
-        let strings = [
-            InsertionString::Decimal(total),
-            InsertionString::Decimal(rate_limited),
-            InsertionString::Decimal(alloc_failed),
-            InsertionString::Decimal(u64::from(limit.burst)),
-            InsertionString::Decimal(u64::from(limit.per_second)),
-        ];
-        let dump = total.to_le_bytes();
-        encode(&PacketSpec {
-            message: messages::LOGBRIDGE_ENTRIES_SUPPRESSED,
-            major_function: errorlog::IRP_MJ_WRITE,
-            unique_error_value: 0,
-            final_status: NtStatus::SUCCESS,
-            sequence_number: errorlog::truncate_sequence(sequence),
-            dump: &dump,
-            max_dump_bytes: dump.len(),
-            strings: &strings,
-        })
+        let counts = errorlog::SuppressedCounts { rate_limited, alloc_failed };
+        let strings = errorlog::summary_packet_strings(&counts, limit);
+        let dump = counts.dump();
+        encode(&errorlog::summary_packet_spec(sequence, &dump, &strings))
     }
 
     fn hello_record() -> (Vec<u8>, EventRecord) {

@@ -104,6 +104,18 @@ pub fn pnputil_outcome(args: &str, code: Option<i32>, output: &str) -> Result<Pn
     }
 }
 
+/// UTF-16LE bytes (a registry or device property buffer) as code units; an odd last byte is dropped.
+pub fn utf16le_units(bytes: &[u8]) -> Vec<u16> {
+    bytes.chunks_exact(2).filter_map(|pair| <[u8; 2]>::try_from(pair).ok()).map(u16::from_le_bytes).collect()
+}
+
+/// The string a Win32 call wrote into a UTF-16 buffer: everything before the first NUL (all of it
+/// if there is none); unpaired surrogates become U+FFFD.
+pub fn until_nul(units: &[u16]) -> String {
+    let end = units.iter().position(|&unit| unit == 0).unwrap_or(units.len());
+    String::from_utf16_lossy(units.get(..end).unwrap_or(&[]))
+}
+
 /// The strings of a REG_MULTI_SZ / CM multi-string buffer (UTF-16, each NUL-terminated, an empty
 /// string ends it). A missing final terminator ends the list too.
 pub fn parse_multi_sz(units: &[u16]) -> Vec<String> {
@@ -131,11 +143,7 @@ pub fn is_logbridge_hardware_id(ids: &[String]) -> bool {
 /// `oemNN.inf` copies in `%WINDIR%\INF` when no device is left to ask.
 pub fn inf_is_logbridge(bytes: &[u8]) -> bool {
     let text = match bytes {
-        [0xFF, 0xFE, rest @ ..] => {
-            let units: Vec<u16> =
-                rest.chunks_exact(2).filter_map(|p| <[u8; 2]>::try_from(p).ok()).map(u16::from_le_bytes).collect();
-            String::from_utf16_lossy(&units)
-        }
+        [0xFF, 0xFE, rest @ ..] => String::from_utf16_lossy(&utf16le_units(rest)),
         _ => String::from_utf8_lossy(bytes).into_owned(),
     };
     let lower = text.to_ascii_lowercase();
@@ -242,12 +250,16 @@ mod tests {
     #[test]
     fn multi_strings_round_trip() {
         let bytes = multi_sz_bytes(&[logbridge_core::identity::HARDWARE_ID, "Other"]);
-        let units: Vec<u16> = bytes.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+        let units = utf16le_units(&bytes);
         assert_eq!(units.iter().filter(|&&u| u == 0).count(), 3);
         assert_eq!(parse_multi_sz(&units), ["Root\\LogBridge", "Other"]);
         assert!(parse_multi_sz(&[0, 0]).is_empty());
         assert_eq!(parse_multi_sz(&[0x41, 0x42]), ["AB"]);
         assert!(is_logbridge_hardware_id(&["ROOT\\LOGBRIDGE".to_owned()]));
+        assert_eq!(utf16le_units(&[0x41, 0, 0x42, 0, 0x43]), [0x41, 0x42]);
+        assert_eq!(until_nul(&[0x41, 0x42, 0, 0x43]), "AB");
+        assert_eq!(until_nul(&[0x41, 0xD800]), "A\u{FFFD}");
+        assert_eq!(until_nul(&[]), "");
         assert!(!is_logbridge_hardware_id(&["Root\\LogBridge2".to_owned()]));
     }
 

@@ -26,11 +26,11 @@
 use crate::decode::RingRecordJson;
 use logbridge_core::ioctl::{self, READ_LOG_RESPONSE_SIZE, ReadLogRequest, ReadLogResponse};
 use logbridge_core::record::{self, RecordDecoder, RecordView};
+use logbridge_core::ring::ReadCursor;
 use logbridge_core::time::FileTime;
 use serde::Serialize;
 use zerocopy::FromBytes;
 use zerocopy::IntoBytes;
-use zerocopy::little_endian::{U32, U64};
 
 /// The output buffer a session starts with (64 KiB: hundreds of typical records per read).
 pub const INITIAL_BUFFER_SIZE: usize = 64 << 10;
@@ -198,14 +198,8 @@ impl ReadLogSession {
     pub fn request(&self) -> ReadLogRequest {
         let mode = if self.started { ioctl::READ_MODE_CONTINUE } else { self.first_mode };
         let flags = if self.follow { 0 } else { ioctl::READ_FLAG_DONT_WAIT };
-        ReadLogRequest {
-            size: U32::new(u32::try_from(ioctl::READ_LOG_REQUEST_SIZE).unwrap_or(0)),
-            version: U32::new(ioctl::CONTRACT_VERSION),
-            mode: U32::new(mode),
-            flags: U32::new(flags),
-            position: U64::new(0),
-            sequence: U64::new(0),
-        }
+        // The position fields matter only for READ_MODE_POSITION, which a session never uses.
+        logbridge_core::device::read_request(mode, flags, ReadCursor::default())
     }
 
     /// The input of the next `READ_LOG` as bytes.
@@ -325,7 +319,7 @@ pub fn match_writes(written: &[Vec<u8>], process_id: u32, records: &[TailRecord]
         .collect()
 }
 
-/// How a `decode`-style summary of what a session read looks (used by `tail --json` at the end).
+/// What a session showed, counted (the last line of `tail --json`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TailTotals {
     /// Records printed.
@@ -351,17 +345,18 @@ impl TailTotals {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use logbridge_core::NtStatus;
     use logbridge_model::{DeviceOptions, IoResult, ModelDevice};
+    use zerocopy::little_endian::U32;
 
     const PID: u32 = 4242;
 
     /// Drives `session` against the model driver the way the Windows layer drives the real one:
     /// `DeviceIoControl(READ_LOG)` with the session's request and buffer size, until it finishes.
     /// A read that pends ends the loop (the model has nothing more to give).
-    fn run(device: &ModelDevice, handle: u64, session: &mut ReadLogSession, limit: usize) -> Vec<TailEvent> {
+    pub(crate) fn run(device: &ModelDevice, handle: u64, session: &mut ReadLogSession, limit: usize) -> Vec<TailEvent> {
         let mut events = Vec::new();
         for _ in 0..limit {
             if session.finished() {

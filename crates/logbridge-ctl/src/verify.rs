@@ -322,13 +322,13 @@ pub fn all_passed(reports: &[ChannelReport]) -> bool {
 mod tests {
     use super::*;
     use crate::eventlog;
-    use crate::tail::{ReadLogSession, ReplyStatus, TailEvent};
+    use crate::tail::{ReadLogSession, TailEvent};
     use logbridge_core::device::Config;
     use logbridge_core::ratelimit::RateLimit;
     use logbridge_core::{NtStatus, ioctl};
     use logbridge_model::event_viewer::EventViewer;
     use logbridge_model::kernel::KernelOptions;
-    use logbridge_model::{DeviceOptions, IoResult, ModelDevice, ModelKernel};
+    use logbridge_model::{DeviceOptions, ModelDevice, ModelKernel};
 
     const PID: u32 = 5120;
 
@@ -374,24 +374,14 @@ mod tests {
         }
         let mut session = ReadLogSession::with_mode(false, ioctl::READ_MODE_CONTINUE);
         let (mut records, mut lost) = (Vec::new(), 0);
-        while !session.finished() {
-            let IoResult::Completed(done) = device.read_log(reader, Some(session.request()), session.buffer_size())
-            else {
-                panic!("a don't-wait read pended")
-            };
-            let status = if done.status == NtStatus::BUFFER_TOO_SMALL {
-                ReplyStatus::BufferTooSmall
-            } else {
-                ReplyStatus::Success { returned: done.information }
-            };
-            for event in session.on_reply(&done.output, status).unwrap() {
-                match event {
-                    TailEvent::Record(r) => records.push(r),
-                    TailEvent::Lost { records: n, .. } => lost += n,
-                    TailEvent::Corrupt { .. } => panic!("corrupt ring reply"),
-                }
+        for event in crate::tail::tests::run(&device, reader, &mut session, 1000) {
+            match event {
+                TailEvent::Record(r) => records.push(r),
+                TailEvent::Lost { records: n, .. } => lost += n,
+                TailEvent::Corrupt { .. } => panic!("corrupt ring reply"),
             }
         }
+        assert!(session.finished(), "the reader did not reach the end of the log");
         let wmi = kernel
             .wmi_events()
             .iter()

@@ -12,8 +12,8 @@ use windows::Win32::Devices::DeviceAndDriverInstallation::{
 };
 use windows::Win32::Foundation::{CloseHandle, GENERIC_READ, GENERIC_WRITE, HANDLE};
 use windows::Win32::Storage::FileSystem::{
-    CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OVERLAPPED, FILE_FLAGS_AND_ATTRIBUTES, FILE_SHARE_READ,
-    FILE_SHARE_WRITE, OPEN_EXISTING, WriteFile,
+    CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OVERLAPPED, FILE_SHARE_READ, FILE_SHARE_WRITE, OPEN_EXISTING,
+    WriteFile,
 };
 use windows::Win32::System::IO::{CancelIoEx, DeviceIoControl, GetOverlappedResult, OVERLAPPED};
 use windows::Win32::System::Threading::CreateEventW;
@@ -103,7 +103,7 @@ impl Device {
                 FILE_SHARE_READ | FILE_SHARE_WRITE,
                 None,
                 OPEN_EXISTING,
-                FILE_FLAGS_AND_ATTRIBUTES(flags.0),
+                flags,
                 None,
             )
         };
@@ -134,7 +134,7 @@ impl Device {
     /// One `WriteFile`: the driver completes it once every channel is done. Returns the byte count.
     pub fn write(&self, payload: &[u8]) -> Result<usize, windows::core::Error> {
         if self.overlapped {
-            return self.overlapped_call(|ov, _| {
+            return self.overlapped_call(|ov| {
                 // SAFETY: `payload` and `ov` stay alive until the overlapped call has completed
                 // (overlapped_call waits for it before returning).
                 unsafe { WriteFile(self.handle, Some(payload), None, Some(ov)) }
@@ -154,7 +154,7 @@ impl Device {
         let input_ptr = (!input.is_empty()).then(|| input.as_ptr().cast::<core::ffi::c_void>());
         let output_ptr = (!output.is_empty()).then(|| output.as_mut_ptr().cast::<core::ffi::c_void>());
         if self.overlapped {
-            return self.overlapped_call(|ov, _| {
+            return self.overlapped_call(|ov| {
                 // SAFETY: both buffers and `ov` stay alive until the call has completed
                 // (overlapped_call waits before returning, also after a cancel).
                 unsafe {
@@ -173,12 +173,12 @@ impl Device {
     /// Starts an overlapped operation with its own event and waits for its completion.
     fn overlapped_call(
         &self,
-        start: impl FnOnce(*mut OVERLAPPED, ()) -> Result<(), windows::core::Error>,
+        start: impl FnOnce(*mut OVERLAPPED) -> Result<(), windows::core::Error>,
     ) -> Result<usize, windows::core::Error> {
         // SAFETY: a manual-reset, unnamed event; closed below.
         let event = unsafe { CreateEventW(None, true, false, PCWSTR::null()) }?;
         let mut ov = OVERLAPPED { hEvent: event, ..Default::default() };
-        let started = start(&mut ov, ());
+        let started = start(&mut ov);
         let result = match started {
             Err(e) if win32_code(&e) != Some(install::ERROR_IO_PENDING) => Err(e),
             _ => {

@@ -102,8 +102,7 @@ fn render_xml(event: EVT_HANDLE) -> Result<String, CtlError> {
         EvtRender(None, event, EvtRenderEventXml.0, bytes, Some(buffer.as_mut_ptr().cast()), &mut used, &mut properties)
     }
     .map_err(|e| CtlError::Failed(format!("EvtRender: {}", e.message())))?;
-    let end = buffer.iter().position(|&u| u == 0).unwrap_or(buffer.len());
-    Ok(String::from_utf16_lossy(buffer.get(..end).unwrap_or(&[])))
+    Ok(install::until_nul(&buffer))
 }
 
 /// `EvtFormatMessage(EvtFormatMessageEvent)`: the event's message from the driver's message table
@@ -124,6 +123,5 @@ fn format_message(publisher: EVT_HANDLE, event: EVT_HANDLE) -> Option<String> {
         EvtFormatMessage(Some(publisher), Some(event), 0, None, EvtFormatMessageEvent.0, Some(&mut buffer), &mut used)
     }
     .ok()?;
-    let end = buffer.iter().position(|&u| u == 0).unwrap_or(buffer.len());
-    Some(String::from_utf16_lossy(buffer.get(..end).unwrap_or(&[])))
+    Some(install::until_nul(&buffer))
 }

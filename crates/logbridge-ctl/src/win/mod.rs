@@ -14,6 +14,7 @@ mod events;
 mod setup;
 mod subscription;
 
+use crate::decode::write_line as json_line;
 use crate::error::{CtlError, Outcome};
 use crate::eventlog;
 use crate::stress::{self, LatencyRecorder, StressReport};
@@ -21,7 +22,7 @@ use crate::tail::{ReadLogSession, ReplyStatus, TailEvent, TailRecord, TailTotals
 use crate::verify::{self, CollectedEntry};
 use crate::windows_commands::{self as args, WindowsCommand};
 use device::{Device, win32_code};
-use logbridge_core::ioctl::{self, Stats};
+use logbridge_core::ioctl;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -61,11 +62,6 @@ fn print_lines(out: &mut dyn Write, lines: &[String]) -> Result<Outcome, CtlErro
     Ok(Outcome::Ok)
 }
 
-fn json_line(out: &mut dyn Write, value: &serde_json::Value) -> Result<(), CtlError> {
-    writeln!(out, "{value}")?;
-    Ok(())
-}
-
 /// Reads every record the handle's cursor has not passed yet, without waiting. The first request
 /// uses `first_mode`. Returns the records and how many the reader was told it lost.
 fn drain_ring(device: &Device, first_mode: u32) -> Result<(Vec<TailRecord>, u64), CtlError> {
@@ -90,8 +86,8 @@ fn cursor_to_end(device: &Device) -> Result<(), CtlError> {
     read_once(device, &mut session).map(|_| ())
 }
 
-/// One `READ_LOG` of `session`. `Ok(None)`-like cancellation is reported as an empty batch with
-/// the error kept by the caller; here a cancelled read is an error the caller checks.
+/// One `READ_LOG` of `session`: the events to show. A read cancelled by Ctrl+C is an error; the
+/// caller, which knows Ctrl+C was pressed, ends cleanly instead.
 fn read_once(device: &Device, session: &mut ReadLogSession) -> Result<Vec<TailEvent>, CtlError> {
     let request = session.request_bytes();
     let mut buffer = vec![0u8; session.buffer_size()];
@@ -313,7 +309,7 @@ fn stress(a: &args::StressArgs, device: Option<&Path>, json: bool, out: &mut dyn
     }
     let report = StressReport::new(a, ok, failed, first_error, elapsed, &latency, &before, &after);
     if json {
-        json_line(out, &serde_json::to_value(&report).unwrap_or(serde_json::Value::Null))?;
+        json_line(out, &report)?;
     } else {
         write!(out, "{}", report.to_text())?;
     }
@@ -377,8 +373,8 @@ fn verify(a: &args::VerifyArgs, device: Option<&Path>, json: bool, out: &mut dyn
             .into_iter()
             .map(|e| CollectedEntry { record: e.record, entry: e.entry, message: e.message })
             .collect();
-        let delta = |f: fn(&Stats) -> u64| f(&after).saturating_sub(f(&before));
-        let mut wmi = verify::check_wmi(&payloads, &sequences, pid, &wmi_events, delta(|s| s.wmi_disabled));
+        let wmi_disabled = after.wmi_disabled.saturating_sub(before.wmi_disabled);
+        let mut wmi = verify::check_wmi(&payloads, &sequences, pid, &wmi_events, wmi_disabled);
         if let Some(reason) = &wmi_problem {
             wmi.problems.push(reason.clone());
         }

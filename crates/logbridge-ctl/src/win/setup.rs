@@ -73,8 +73,7 @@ fn system_start_options() -> Result<String, CtlError> {
             status.0
         )));
     }
-    let end = buffer.iter().position(|&u| u == 0).unwrap_or(buffer.len());
-    Ok(String::from_utf16_lossy(buffer.get(..end).unwrap_or(&[])))
+    Ok(install::until_nul(&buffer))
 }
 
 fn run_pnputil(args: &[&str]) -> Result<PnputilOutcome, CtlError> {
@@ -92,11 +91,6 @@ fn run_pnputil(args: &[&str]) -> Result<PnputilOutcome, CtlError> {
 struct DeviceNode {
     instance_id: String,
     driver_inf: Option<String>,
-}
-
-fn wide_string(units: &[u16]) -> String {
-    let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
-    String::from_utf16_lossy(units.get(..end).unwrap_or(&[]))
 }
 
 /// Calls `f` for every root-enumerated device whose hardware IDs include `Root\LogBridge`;
@@ -124,15 +118,13 @@ fn for_each_logbridge_node(
         {
             continue;
         }
-        let units: Vec<u16> =
-            ids.chunks_exact(2).filter_map(|p| <[u8; 2]>::try_from(p).ok()).map(u16::from_le_bytes).collect();
-        if !install::is_logbridge_hardware_id(&install::parse_multi_sz(&units)) {
+        if !install::is_logbridge_hardware_id(&install::parse_multi_sz(&install::utf16le_units(&ids))) {
             continue;
         }
         let mut id = vec![0u16; 512];
         // SAFETY: `id` is a writable buffer; `data` came from this set.
         let instance_id = match unsafe { SetupDiGetDeviceInstanceIdW(set.0, &data, Some(&mut id), None) } {
-            Ok(()) => wide_string(&id),
+            Ok(()) => install::until_nul(&id),
             Err(_) => String::from("(unknown instance)"),
         };
         let mut inf = vec![0u8; 520];
@@ -150,11 +142,7 @@ fn for_each_logbridge_node(
             )
         }
         .ok()
-        .map(|()| {
-            let units: Vec<u16> =
-                inf.chunks_exact(2).filter_map(|p| <[u8; 2]>::try_from(p).ok()).map(u16::from_le_bytes).collect();
-            wide_string(&units)
-        })
+        .map(|()| install::until_nul(&install::utf16le_units(&inf)))
         .filter(|name| !name.is_empty());
         nodes.push((data, DeviceNode { instance_id, driver_inf }));
     }
