@@ -50,12 +50,19 @@ fn try_device_add(driver: Driver, init: DeviceInit) -> Result<(), NtStatus> {
     device.create_interface(GUID_DEVINTERFACE_LOGBRIDGE)
 }
 
-/// The registry parameters, each read once; a missing `Parameters` key means all defaults.
+/// The registry parameters, each read once: an administrator's override in the driver's
+/// persistent state key first, else the INF's value in `Parameters` (which Microsoft's
+/// driver-isolation guidance makes read-only at run time), else the default.
 fn read_settings(driver: Driver) -> Settings {
-    let key = driver.open_parameters();
-    Settings::resolve(|parameter| match &key {
-        Some(key) => key.query_u32(parameter_name(parameter)),
-        None => RegistryValue::Missing,
+    let overrides = driver.open_overrides();
+    let parameters = driver.open_parameters();
+    Settings::resolve(|parameter| {
+        let name = parameter_name(parameter);
+        let overridden = overrides.as_ref().map_or(RegistryValue::Missing, |key| key.query_u32(name));
+        match (overridden, &parameters) {
+            (RegistryValue::Missing, Some(key)) => key.query_u32(name),
+            (value, _) => value,
+        }
     })
 }
 
@@ -115,7 +122,7 @@ pub fn file_create(state: Option<&DeviceState>, request: Request, file: Option<F
     request.complete(completion);
 }
 
-/// EvtFileCleanup: the handle's parked reads are cancelled.
+/// EvtFileCleanup: the handle's parked reads are cancelled, and no later one is parked.
 pub fn file_cleanup(state: Option<&DeviceState>, file: FileObject) {
     if let Some(state) = state {
         state.kernel.reads().cancel_for_file(file);

@@ -10,9 +10,14 @@
 //!
 //! A drain ([`PendingReads::drain`]) takes every parked request out of `parked`, lets the core
 //! serve it, completes those that now have data and moves the rest to `unserved`, then moves
-//! them all back. Two queues are needed because KMDF hands a manual queue's requests out in order
-//! and cannot be asked for "the next one after this": a request put back into `parked` would be
-//! retrieved again at once. Drains are serialised by a wait lock, which is what the core's
+//! them all back. A request put back into `parked` would be retrieved again at once, so the
+//! drain needs a way to visit each parked request once. KMDF offers two: walking the queue with
+//! `WdfIoQueueFindRequest` / `WdfIoQueueRetrieveFoundRequest`, or a second queue. The walk takes
+//! a reference on each found request that must be dropped with `WdfObjectDereference`, and a
+//! request cancelled between find and retrieve makes the retrieve fail with `STATUS_NOT_FOUND`,
+//! so the walk must restart; the second queue needs neither, and every step is a plain retrieve
+//! or forward whose failure the driver handles by completing the request. Drains are serialised
+//! by a wait lock, which is what the core's
 //! "no lost wake-up" rule asks for: a reader that parks calls `drain` once more afterwards, and
 //! because that drain cannot overlap a writer's, it sees any record the writer appended between
 //! the reader's empty read and its parking. Requests are completed while the wait lock is held;
@@ -25,6 +30,7 @@ use crate::wrappers::pool::NonPagedBuffer;
 use crate::wrappers::request::{ManualQueue, Request};
 use crate::wrappers::sync::{SpinLocked, WaitLock};
 use crate::wrappers::wmi::WmiEventSource;
+use core::sync::atomic::Ordering;
 use logbridge_core::NtStatus;
 use logbridge_core::device::{LogLock, LogState};
 use logbridge_core::errorlog::EntrySize;
@@ -60,10 +66,32 @@ impl PendingReads {
     }
 
     /// Parks a read that found nothing, then drains once more (see the module documentation).
+    ///
+    /// A handle can be cleaned up while one of its reads is between dispatch and parking; its
+    /// cleanup ([`PendingReads::cancel_for_file`]) would then find nothing to cancel, and the read
+    /// would wait for the next write. So the check and the forward happen under the drain lock,
+    /// which the cleanup takes too: either the read is parked first and the cleanup cancels it,
+    /// or the cleanup marks the handle first and the read is cancelled here.
     pub fn park(&self, request: Request, server: &dyn PendingReadServer) {
-        match request.forward_to(&self.parked) {
-            Ok(()) => self.drain(server),
-            Err((status, request)) => request.complete(Completion::failure(status)),
+        let parked = self.drain_lock.with(|| {
+            let cleaned_up = request
+                .file_object()
+                .and_then(FileObject::context)
+                .is_none_or(|context| context.cleaned_up.load(Ordering::Acquire));
+            if cleaned_up {
+                request.complete(Completion::failure(NtStatus::CANCELLED));
+                return false;
+            }
+            match request.forward_to(&self.parked) {
+                Ok(()) => true,
+                Err((status, request)) => {
+                    request.complete(Completion::failure(status));
+                    false
+                }
+            }
+        });
+        if parked {
+            self.drain(server);
         }
     }
 
@@ -81,9 +109,13 @@ impl PendingReads {
         });
     }
 
-    /// Completes the parked requests of a handle being cleaned up with `STATUS_CANCELLED`.
+    /// Completes the parked requests of a handle being cleaned up with `STATUS_CANCELLED`, and
+    /// marks the handle so that no later read of it is parked.
     pub fn cancel_for_file(&self, file: FileObject) {
         self.drain_lock.with(|| {
+            if let Some(context) = file.context() {
+                context.cleaned_up.store(true, Ordering::Release);
+            }
             for queue in [&self.parked, &self.unserved] {
                 while let Some(request) = queue.retrieve_for_file(file) {
                     request.complete(Completion::failure(NtStatus::CANCELLED));

@@ -22,8 +22,8 @@
 //! is type-checked against a transcription of the wdk-sys signatures (`scripts/check-driver.sh`)
 //! and built for real only on Windows (`cargo make`, `.github/workflows/windows.yml`).
 
-#![cfg_attr(target_os = "windows", no_std)]
-#![cfg(target_os = "windows")]
+#![cfg_attr(any(target_os = "windows", logbridge_kmdf_model), no_std)]
+#![cfg(any(target_os = "windows", logbridge_kmdf_model))]
 #![deny(unsafe_code)]
 
 extern crate alloc;

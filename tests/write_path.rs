@@ -380,8 +380,8 @@ fn evt_io_write_zero_length_write_is_an_empty_record() {
     assert_eq!(wmi_event.total_length, 0);
 }
 
-/// Oversize writes: above MaxWriteSize → STATUS_INVALID_BUFFER_SIZE; larger than the ring →
-/// STATUS_BUFFER_OVERFLOW. Nothing is logged for them, and nothing already logged changes.
+/// Oversize writes: above MaxWriteSize, or larger than the ring → STATUS_INVALID_BUFFER_SIZE (an
+/// NT_ERROR status, Information 0). Nothing is logged for them, and nothing already logged changes.
 #[test]
 fn evt_io_write_oversize_writes_are_refused_without_side_effects() {
     let config = Config { max_write_size: 100, ..unlimited() };
@@ -391,7 +391,12 @@ fn evt_io_write_oversize_writes_are_refused_without_side_effects() {
     device.write(h, b"kept", PID);
     let before = read_all(&device, h);
     assert_eq!(device.write(h, &[0; 101], PID).status, NtStatus::INVALID_BUFFER_SIZE);
-    assert_eq!(device.write(h, &[0; 5000], PID).status, NtStatus::BUFFER_OVERFLOW);
+    let too_large = device.write(h, &[0; 5000], PID);
+    assert_eq!((too_large.status, too_large.information), (NtStatus::INVALID_BUFFER_SIZE, 0));
+    assert!(
+        too_large.status.is_error(),
+        "a refused write is an NT_ERROR, not a warning WriteFile reports as ERROR_MORE_DATA"
+    );
     assert_eq!(read_all(&device, h), before);
     let stats = device.bridge().stats();
     assert_eq!((stats.writes, stats.writes_rejected, stats.next_sequence), (1, 2, 1));
@@ -413,7 +418,9 @@ fn evt_io_write_needs_write_access() {
 // ---- NdisMWriteLogData ----------------------------------------------------------------------
 
 /// "If the size of the data is larger than the log, NDIS_STATUS_BUFFER_OVERFLOW": a record that
-/// cannot fit the whole ring is refused, and the ring is unchanged.
+/// cannot fit the whole ring is refused (the ring's `RecordTooLarge`), and the ring is unchanged.
+/// The routine's NDIS status is not an IRP status: the write completes with
+/// STATUS_INVALID_BUFFER_SIZE, an NT_ERROR (STATUS_BUFFER_OVERFLOW would be a warning).
 #[test]
 fn ndis_write_log_data_larger_than_the_log_is_buffer_overflow() {
     let config = Config { max_write_size: 1 << 20, ..unlimited() };
@@ -422,7 +429,7 @@ fn ndis_write_log_data_larger_than_the_log_is_buffer_overflow() {
     let h = device.open(RW);
     device.write(h, &[7; 100], PID);
     let max_payload = 1024 - 32;
-    assert_eq!(device.write(h, &vec![1; max_payload + 1], PID).status, NtStatus::BUFFER_OVERFLOW);
+    assert_eq!(device.write(h, &vec![1; max_payload + 1], PID).status, NtStatus::INVALID_BUFFER_SIZE);
     assert_eq!(read_all(&device, h), vec![(0, vec![7; 100])]);
     // Exactly the whole log still fits (and overwrites everything before it).
     assert_eq!(device.write(h, &vec![2; max_payload], PID).status, NtStatus::SUCCESS);
@@ -624,9 +631,10 @@ fn ioctl_bad_requests_get_documented_statuses() {
     let status = |r: IoResult| r.completed().unwrap().status;
     assert_eq!(status(device.device_control(rw, 0x0022_2FFC, &[], 64)), NtStatus::INVALID_DEVICE_REQUEST);
     let small = device.device_control(rw, ioctl::IOCTL_LOGBRIDGE_GET_STATS, &[], 8).completed().unwrap();
-    assert_eq!((small.status, small.information), (NtStatus::BUFFER_TOO_SMALL, ioctl::STATS_SIZE));
+    // Errors complete with Information 0: the I/O manager would not copy it back anyway.
+    assert_eq!((small.status, small.information), (NtStatus::BUFFER_TOO_SMALL, 0));
     let small = device.device_control(rw, ioctl::IOCTL_LOGBRIDGE_READ_LOG, &[], 63).completed().unwrap();
-    assert_eq!((small.status, small.information), (NtStatus::BUFFER_TOO_SMALL, 64));
+    assert_eq!((small.status, small.information), (NtStatus::BUFFER_TOO_SMALL, 0));
     assert_eq!(
         status(device.device_control(read_only, ioctl::IOCTL_LOGBRIDGE_CLEAR_LOG, &[], 0)),
         NtStatus::ACCESS_DENIED
@@ -660,7 +668,7 @@ fn ioctl_bad_requests_get_documented_statuses() {
     let too_small = device.read_log(rw, Some(oldest), 512).completed().unwrap();
     assert_eq!(too_small.status, NtStatus::BUFFER_TOO_SMALL);
     assert_eq!(response(&too_small.output).required_size.get(), 64 + 1032);
-    assert_eq!(too_small.information, 64 + 1032);
+    assert_eq!(too_small.information, 0);
     let stats = device.device_control(rw, ioctl::IOCTL_LOGBRIDGE_GET_STATS, &[], 4096).completed().unwrap();
     let stats = ioctl::Stats::from_bytes(&stats.output).unwrap();
     assert_eq!((stats.writes, stats.ring_records), (2, 1));

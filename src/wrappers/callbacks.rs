@@ -5,6 +5,7 @@ use super::device::{Device, DeviceInit, Driver, FileObject};
 use super::request::Request;
 use super::struct_size;
 use crate::driver;
+use logbridge_core::identity::POOL_TAG;
 use wdk_sys::{
     NTSTATUS, PCUNICODE_STRING, PDRIVER_OBJECT, PWDFDEVICE_INIT, ULONG, WDF_DRIVER_CONFIG, WDF_NO_HANDLE,
     WDF_NO_OBJECT_ATTRIBUTES, WDFDEVICE, WDFDRIVER, WDFFILEOBJECT, WDFOBJECT, WDFQUEUE, WDFREQUEST,
@@ -21,7 +22,11 @@ pub unsafe extern "system" fn driver_entry(driver: PDRIVER_OBJECT, registry_path
     let mut config = WDF_DRIVER_CONFIG {
         Size: struct_size!(WDF_DRIVER_CONFIG),
         EvtDriverDeviceAdd: Some(evt_driver_device_add),
-        EvtDriverUnload: Some(evt_driver_unload),
+        // No EvtDriverUnload: every device frees its own state in its destroy callback, and the
+        // driver holds nothing else.
+        EvtDriverUnload: None,
+        // KMDF tags the allocations it makes for the driver with this ('LgBr', as the driver's own).
+        DriverPoolTag: POOL_TAG,
         ..WDF_DRIVER_CONFIG::default()
     };
     // SAFETY: PASSIVE_LEVEL in DriverEntry with the system's driver object and registry path;
@@ -42,10 +47,6 @@ pub unsafe extern "system" fn driver_entry(driver: PDRIVER_OBJECT, registry_path
 extern "C" fn evt_driver_device_add(driver: WDFDRIVER, device_init: PWDFDEVICE_INIT) -> NTSTATUS {
     driver::device_add(Driver::from_raw(driver), DeviceInit::from_raw(device_init)).0
 }
-
-/// EvtDriverUnload (PASSIVE_LEVEL). Every device was removed before this runs and each freed its
-/// own state in its destroy callback; the driver holds nothing else.
-extern "C" fn evt_driver_unload(_driver: WDFDRIVER) {}
 
 /// EvtDestroyCallback of the device: frees the device state.
 pub(super) extern "C" fn evt_device_destroy(object: WDFOBJECT) {

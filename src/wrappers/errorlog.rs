@@ -7,6 +7,10 @@
 //! * "Never free an entry after writing it": [`ErrorLogEntry::write`] consumes the entry.
 //! * An entry that is not written must be freed with `IoFreeErrorLogEntry`: `Drop` does that.
 //! * IRQL <= DISPATCH_LEVEL for all three: the core checks `KeGetCurrentIrql` before logging.
+//! * The kernel rounds the entry up to a multiple of the pointer size, and what it hands to the
+//!   Event Log is that rounded size: [`ErrorLogEntry`] lends the whole rounded entry, so the core's
+//!   zeroing covers the padding too (no uninitialised pool bytes reach the log's binary data). The
+//!   KMDF model found the padding left uninitialised when only `EntrySize` bytes were lent.
 
 use super::device::DeviceObject;
 use core::ptr::NonNull;
@@ -27,7 +31,8 @@ impl ErrorLogEntry {
         // requires); `size` is within 48..=ERROR_LOG_MAXIMUM_SIZE, so the UCHAR is exact; the
         // caller is at IRQL <= DISPATCH_LEVEL (the core checks before logging).
         let raw = unsafe { IoAllocateErrorLogEntry(device.as_raw().cast(), size.as_u8()) };
-        NonNull::new(raw.cast::<u8>()).map(|start| ErrorLogEntry { start, len: size.bytes() })
+        let len = size.bytes().next_multiple_of(core::mem::size_of::<usize>());
+        NonNull::new(raw.cast::<u8>()).map(|start| ErrorLogEntry { start, len })
     }
 
     /// `IoWriteErrorLogEntry`: hands the entry to the I/O manager, which frees it.
@@ -42,8 +47,9 @@ impl ErrorLogEntry {
 
 impl AsMut<[u8]> for ErrorLogEntry {
     fn as_mut(&mut self) -> &mut [u8] {
-        // SAFETY: the entry holds at least `len` (= EntrySize) writable bytes that only this
-        // owner accesses until it is written or freed. The core zeroes them before encoding.
+        // SAFETY: the entry holds `len` (EntrySize rounded up to the pointer size, as the kernel
+        // allocates it) writable bytes that only this owner accesses until it is written or freed.
+        // The core zeroes them before encoding.
         unsafe { core::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
     }
 }

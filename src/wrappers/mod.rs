@@ -29,7 +29,7 @@
 //! | `WdfWaitLockCreate` / `Acquire` / `Release` | PASSIVE (no timeout) | `WaitLock` |
 //! | `WdfWmiProviderCreate`, `WdfWmiInstanceCreate` | PASSIVE | `WmiEventSource::create` |
 //! | `WdfWmiProviderIsEnabled` | <= DISPATCH | `WmiEventSource::enabled` |
-//! | `IoWMIDeviceObjectToProviderId` | <= DISPATCH (once, at device add) | `WmiEventSource::create` |
+//! | `IoWMIDeviceObjectToProviderId` | <= DISPATCH (each event, when it is fired) | `WmiEventSource::provider_id` |
 //! | `IoWMIWriteEvent` | <= APC (checked by the core) | `WmiEventSource::write_event` |
 //! | `IoAllocateErrorLogEntry`, `IoWriteErrorLogEntry`, `IoFreeErrorLogEntry` | <= DISPATCH (checked by the core) | `ErrorLogEntry` |
 //! | `ExAllocatePool2`, `ExFreePoolWithTag` | <= DISPATCH | `NonPagedBuffer` |

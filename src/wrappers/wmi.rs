@@ -24,8 +24,8 @@ use wdk_sys::{
 /// The device's WMI event provider for `LogBridge_WriteEvent`.
 pub struct WmiEventSource {
     provider: WDFWMIPROVIDER,
-    /// `IoWMIDeviceObjectToProviderId` of the device object, fixed for its life: computed once.
-    provider_id: u32,
+    /// The device object, whose WMI provider id is asked for each time an event is fired.
+    device_object: DeviceObject,
 }
 
 // SAFETY: the provider is a framework object whose routine is callable from any thread.
@@ -83,9 +83,7 @@ impl WmiEventSource {
                 &mut instance
             )
         })?;
-        // SAFETY: the device's live WDM device object; PASSIVE_LEVEL (<= DISPATCH_LEVEL required).
-        let provider_id = unsafe { IoWMIDeviceObjectToProviderId(device_object.as_raw()) };
-        Ok(WmiEventSource { provider, provider_id })
+        Ok(WmiEventSource { provider, device_object })
     }
 
     /// Has a consumer enabled the event (IRP_MN_ENABLE_EVENTS)?
@@ -101,9 +99,15 @@ impl WmiEventSource {
         enabled != 0
     }
 
-    /// The WNODE's `ProviderId` (`IoWMIDeviceObjectToProviderId` of the device object).
+    /// The WNODE's `ProviderId`: `IoWMIDeviceObjectToProviderId` of the device object, asked when
+    /// the event is fired. KMDF registers the device with WMI only when it starts (KMDF
+    /// `pnpstatemachine.cpp`: "now enable the device interfaces and WMI"), and on 64-bit Windows
+    /// the id comes from that registration: asked at device add it would be 0. KMDF's own
+    /// `FxWmiInstance::FireEvent` asks at fire time too.
     pub fn provider_id(&self) -> u32 {
-        self.provider_id
+        // SAFETY: the device's live WDM device object (the device outlives its state, which holds
+        // this source); IRQL <= DISPATCH_LEVEL (writes run at PASSIVE_LEVEL).
+        unsafe { IoWMIDeviceObjectToProviderId(self.device_object.as_raw()) }
     }
 
     /// `IoWMIWriteEvent(item)`: WMI owns and frees the item on success; on failure it comes back.

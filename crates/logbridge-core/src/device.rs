@@ -1,9 +1,14 @@
 //! The LogBridge device: the write path and the IOCTL handlers, generic over [`Kernel`].
 //!
 //! # The write path ([`LogBridge::write`]), in order
-//! 1. **Validate.** A write whose record would not fit the whole ring gets `STATUS_BUFFER_OVERFLOW`
-//!    (the `NdisMWriteLogData` rule); one above `MaxWriteSize` gets `STATUS_INVALID_BUFFER_SIZE`.
-//!    Either way nothing is logged anywhere and nothing already logged changes.
+//! 1. **Validate.** A write whose record would not fit the whole ring (the ring's
+//!    `NDIS_STATUS_BUFFER_OVERFLOW` rule of `NdisMWriteLogData`, [`RingError::RecordTooLarge`]) or
+//!    that is above `MaxWriteSize` completes with `STATUS_INVALID_BUFFER_SIZE`, an `NT_ERROR`
+//!    status (`WriteFile` fails with `ERROR_INVALID_USER_BUFFER`) and Information 0. The ring's
+//!    return code is a routine's result, not an IRP status: `STATUS_BUFFER_OVERFLOW` is an
+//!    `NT_WARNING`, which `WriteFile` would report as `ERROR_MORE_DATA`. `GET_STATS` gives both
+//!    limits (`ring_capacity`, `max_write_size`), so a caller can say which one it hit. Either way
+//!    nothing is logged anywhere and nothing already logged changes.
 //! 2. **Ring.** The payload is checksummed ([`Kernel::crc32c`]), then, under the log lock, appended (taking the next
 //!    sequence number) and the rate limiter is asked for a token. Nothing else happens under the
 //!    lock. Then the parked readers are completed ([`Kernel::complete_pending_reads`]).
@@ -17,6 +22,23 @@
 //! 4. **WMI**, if a consumer enabled the event and IRQL <= APC_LEVEL: the event item is built in
 //!    nonpaged memory and handed to `IoWMIWriteEvent`; if that fails the item is freed here.
 //! 5. **Statistics**, and the request completes with `STATUS_SUCCESS` and the byte count.
+//!
+//! # Spin-lock hold bound
+//! "No routine should hold a spin lock for longer than 25 microseconds" (Microsoft, *Guidelines
+//! for Using Spin Locks*). The bytes copied while the log lock is held are bounded by
+//! [`SPIN_LOCK_COPY_LIMIT`] (64 KiB and one record header: a few microseconds of `memcpy`): an
+//! append copies one record, and `MaxWriteSize` is at most [`MAX_WRITE_SIZE_LIMIT`]; a `READ_LOG`
+//! copies whole records up to that many bytes per request (the caller asks again for more). The
+//! checksum is computed before the lock. `GET_STATS`' `largest_locked_copy` reports the largest
+//! copy made under the lock, and the kernel models assert it.
+//!
+//! # Completion statuses
+//! Every failure completes with Information 0: the I/O manager copies neither the system buffer
+//! nor Information back to the caller on an `NT_ERROR` status, and KMDF's verifier flags a
+//! buffered request completed with more Information than its buffer. A `READ_LOG` whose buffer
+//! holds the 64-byte response header but not the first record writes the header, with
+//! `required_size`, into the caller's pages (`METHOD_OUT_DIRECT`: the driver writes the caller's
+//! locked pages directly, so the header is visible even though the status is an error).
 //!
 //! Event log and WMI are best effort: their failures are counted, and the write still succeeds,
 //! because the record is in the ring.
@@ -34,7 +56,7 @@ use crate::kernel::{
 };
 use crate::messages;
 use crate::ratelimit::{RateLimit, TokenBucket};
-use crate::record::{self, MAX_RECORD_PAYLOAD, PreparedRecord};
+use crate::record::{self, PreparedRecord};
 use crate::ring::{ReadCursor, RingError, RingLog};
 use crate::status::NtStatus;
 use crate::wmi;
@@ -44,6 +66,17 @@ use zerocopy::{FromBytes, IntoBytes};
 
 /// Default `MaxWriteSize`: 64 KiB.
 pub const DEFAULT_MAX_WRITE_SIZE: u32 = 64 * 1024;
+
+/// The largest `MaxWriteSize` accepted (64 KiB): it bounds the copy made under the log's spin lock.
+pub const MAX_WRITE_SIZE_LIMIT: u32 = 64 * 1024;
+
+/// The most bytes copied into or out of the ring while its spin lock is held: one record of
+/// [`MAX_WRITE_SIZE_LIMIT`] bytes with its header and padding (65,568 bytes).
+pub const SPIN_LOCK_COPY_LIMIT: usize = match record::record_size(MAX_WRITE_SIZE_LIMIT as usize) {
+    Some(size) => size,
+    None => 0,
+};
+const _: () = assert!(SPIN_LOCK_COPY_LIMIT == 65_568);
 
 /// The registry parameters (`HKLM\SYSTEM\CurrentControlSet\Services\LogBridge\Parameters`, which the driver
 /// opens with `WdfDriverOpenParametersRegistryKey` and the INF fills with the defaults), with their
@@ -57,7 +90,8 @@ pub enum Parameter {
     EventLogBurst,
     /// `EventLogRatePerSecond`: refill rate. 0 ..= 1000, default 20.
     EventLogRatePerSecond,
-    /// `MaxWriteSize`: largest accepted write. 1 ..= 16 MiB, default 64 KiB.
+    /// `MaxWriteSize`: largest accepted write. 1 ..= 64 KiB ([`MAX_WRITE_SIZE_LIMIT`]: the spin-lock
+    /// hold bound), default 64 KiB.
     MaxWriteSize,
 }
 
@@ -82,7 +116,7 @@ impl Parameter {
             Parameter::RingLogSize => (64 * 1024, 64 << 20),
             Parameter::EventLogBurst => (0, 10_000),
             Parameter::EventLogRatePerSecond => (0, 1000),
-            Parameter::MaxWriteSize => (1, MAX_RECORD_PAYLOAD),
+            Parameter::MaxWriteSize => (1, MAX_WRITE_SIZE_LIMIT),
         }
     }
 
@@ -345,6 +379,7 @@ counters! {
     clears,
     unreported_rate_limited,
     unreported_alloc_failed,
+    largest_locked_copy,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -353,6 +388,10 @@ fn bump(counter: &AtomicU64) {
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
+}
+
+fn raise_to(counter: &AtomicU64, n: usize) {
+    counter.fetch_max(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
 fn get(counter: &AtomicU64) -> u64 {
@@ -396,7 +435,7 @@ impl<L: LogLock> LogBridge<L> {
         // 1. Validate.
         let fits_ring = record::record_size(payload.len()).is_some_and(|size| size <= self.capacity);
         if !fits_ring {
-            return self.reject(NtStatus::BUFFER_OVERFLOW);
+            return self.reject(NtStatus::INVALID_BUFFER_SIZE);
         }
         if payload.len() > self.config.max_write_size {
             return self.reject(NtStatus::INVALID_BUFFER_SIZE);
@@ -407,15 +446,16 @@ impl<L: LogLock> LogBridge<L> {
         let payload_crc = kernel.crc32c(payload);
         let Some(prepared) = PreparedRecord::with_payload_crc(payload, timestamp, request.process_id, payload_crc)
         else {
-            return self.reject(NtStatus::BUFFER_OVERFLOW);
+            return self.reject(NtStatus::INVALID_BUFFER_SIZE);
         };
         let appended = self.log.with_lock(|state| {
             let appended = state.ring.append(&prepared)?;
             Ok::<_, RingError>((appended, state.limiter.try_take(now)))
         });
         let Ok((appended, token)) = appended else {
-            return self.reject(NtStatus::BUFFER_OVERFLOW);
+            return self.reject(NtStatus::INVALID_BUFFER_SIZE);
         };
+        raise_to(&self.counters.largest_locked_copy, prepared.size());
         kernel.complete_pending_reads(self);
         // 3. Event log.
         let facts = WriteFacts {
@@ -569,11 +609,12 @@ impl<L: LogLock> LogBridge<L> {
         start: impl FnOnce(&RingLog<L::Storage>, ReadCursor) -> Result<ReadCursor, RingError>,
     ) -> ReadCompletion {
         let Some((header, records)) = output.split_at_mut_checked(ioctl::READ_LOG_RESPONSE_SIZE) else {
-            return ReadCompletion::Complete(Completion {
-                status: NtStatus::BUFFER_TOO_SMALL,
-                information: ioctl::READ_LOG_RESPONSE_SIZE,
-            });
+            return ReadCompletion::Complete(Completion::failure(NtStatus::BUFFER_TOO_SMALL));
         };
+        // The spin-lock bound: at most SPIN_LOCK_COPY_LIMIT bytes of records per request. Every
+        // record fits (MaxWriteSize <= MAX_WRITE_SIZE_LIMIT), so a request always makes progress.
+        let budget = records.len().min(SPIN_LOCK_COPY_LIMIT);
+        let records = records.get_mut(..budget).unwrap_or_default();
         let result = self.log.with_lock(|state| {
             let mut cursor = start(&state.ring, cell.load())?;
             let outcome = state.ring.read(&mut cursor, records)?;
@@ -594,6 +635,7 @@ impl<L: LogLock> LogBridge<L> {
         let completion = match result {
             Ok(None) => return ReadCompletion::Pending,
             Ok(Some((outcome, next))) => {
+                raise_to(&self.counters.largest_locked_copy, outcome.bytes);
                 response.bytes = U32::new(u32::try_from(outcome.bytes).unwrap_or(u32::MAX));
                 response.records = U32::new(u32::try_from(outcome.records).unwrap_or(u32::MAX));
                 response.first_sequence = U64::new(outcome.first_sequence);
@@ -607,7 +649,7 @@ impl<L: LogLock> LogBridge<L> {
             Err(RingError::BufferTooSmall { required }) => {
                 let total = ioctl::READ_LOG_RESPONSE_SIZE.saturating_add(required);
                 response.required_size = U32::new(u32::try_from(total).unwrap_or(u32::MAX));
-                Completion { status: NtStatus::BUFFER_TOO_SMALL, information: total }
+                Completion::failure(NtStatus::BUFFER_TOO_SMALL)
             }
             Err(RingError::InvalidCursor) => {
                 return ReadCompletion::Complete(Completion::failure(NtStatus::INVALID_PARAMETER));
@@ -627,7 +669,7 @@ impl<L: LogLock> LogBridge<L> {
                 slot.copy_from_slice(raw.as_bytes());
                 Completion::success(ioctl::STATS_SIZE)
             }
-            None => Completion { status: NtStatus::BUFFER_TOO_SMALL, information: ioctl::STATS_SIZE },
+            None => Completion::failure(NtStatus::BUFFER_TOO_SMALL),
         }
     }
 
@@ -685,6 +727,8 @@ impl<L: LogLock> LogBridge<L> {
             reads_completed: get(&c.reads_completed),
             reads_pended: get(&c.reads_pended),
             clears: get(&c.clears),
+            max_write_size: u64::try_from(self.config.max_write_size).unwrap_or(u64::MAX),
+            largest_locked_copy: get(&c.largest_locked_copy),
         }
     }
 }

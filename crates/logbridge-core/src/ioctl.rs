@@ -8,13 +8,18 @@
 //!
 //! Every struct is little-endian with a fixed layout and starts with `Size` and `Version`; the
 //! driver refuses another size or version with `STATUS_REVISION_MISMATCH`. An output buffer too
-//! small for the fixed struct gets `STATUS_BUFFER_TOO_SMALL` with the required size as the
-//! request's information (the byte count `DeviceIoControl` reports).
+//! small for the fixed struct gets `STATUS_BUFFER_TOO_SMALL`. Every failure completes with
+//! Information 0: on an `NT_ERROR` status the I/O manager copies nothing back (`DeviceIoControl`
+//! fails and its byte count is 0), so the sizes are documented here instead ([`STATS_SIZE`],
+//! [`READ_LOG_RESPONSE_SIZE`]).
 //!
 //! `READ_LOG` is the NDIS `IOCTL_NDIS_GET_LOG_DATA` analogue: it returns whole records from the
 //! handle's cursor and *pends* until a write brings data, unless [`READ_FLAG_DONT_WAIT`] is set.
 //! If the next record does not fit, it fails with `STATUS_BUFFER_TOO_SMALL` and the response header
-//! (which METHOD_OUT_DIRECT puts straight into the caller's buffer) says how many bytes are needed.
+//! says how many bytes are needed (`required_size`): METHOD_OUT_DIRECT has the driver write the
+//! caller's locked pages directly, so the header is there although the request failed. One
+//! request returns at most `device::SPIN_LOCK_COPY_LIMIT` bytes of records (the spin-lock hold
+//! bound); a larger buffer just leaves the rest for the next request.
 
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -268,6 +273,11 @@ stats_struct! {
     reads_pended,
     /// CLEAR_LOG requests.
     clears,
+    /// The `MaxWriteSize` in force (a larger write gets `STATUS_INVALID_BUFFER_SIZE`).
+    max_write_size,
+    /// The most bytes copied into or out of the ring under its spin lock by one request (at most
+    /// `device::SPIN_LOCK_COPY_LIMIT`).
+    largest_locked_copy,
 }
 
 /// Size of [`RawStats`].

@@ -115,12 +115,15 @@ impl RecordHeader {
 }
 
 /// Size of a record with `payload_len` payload bytes, or `None` if it does not fit the format.
-pub fn record_size(payload_len: usize) -> Option<usize> {
-    if u32::try_from(payload_len).ok()? > MAX_RECORD_PAYLOAD {
+pub const fn record_size(payload_len: usize) -> Option<usize> {
+    if payload_len > MAX_RECORD_PAYLOAD as usize {
         return None;
     }
-    let unpadded = payload_len.checked_add(RECORD_HEADER_SIZE)?;
-    Some(unpadded.checked_add(RECORD_ALIGN - 1)? & !(RECORD_ALIGN - 1))
+    // payload_len <= 16 MiB, so neither addition can overflow.
+    match payload_len.checked_add(RECORD_HEADER_SIZE + RECORD_ALIGN - 1) {
+        Some(padded) => Some(padded & !(RECORD_ALIGN - 1)),
+        None => None,
+    }
 }
 
 /// The reflected CRC-32C polynomial.

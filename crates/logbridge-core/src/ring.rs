@@ -22,8 +22,8 @@
 //! * **append** makes room first: while the new record would not fit between `tail` and
 //!   `tail + capacity`, the oldest record is dropped (`tail` moves past it, and `tail_sequence` by
 //!   one). This is overwrite-oldest, as a flight recorder should be. Then the record is copied at
-//!   `head` and `head` moves. A record larger than the whole log is refused with
-//!   `STATUS_BUFFER_OVERFLOW` *before* anything moves, so nothing already logged is lost.
+//!   `head` and `head` moves. A record larger than the whole log is refused
+//!   ([`RingError::RecordTooLarge`], `NdisMWriteLogData`'s `NDIS_STATUS_BUFFER_OVERFLOW`) *before* anything moves, so nothing already logged is lost.
 //! * **read** copies whole records from a reader's cursor, never past `head`. A cursor behind `tail`
 //!   fell behind: the reader is moved to `tail` and told how many bytes and records it lost.
 //!   Cursors the ring handed out are trusted after a cheap check (aligned, not past `head`, a
@@ -57,7 +57,8 @@ pub enum RingError {
         /// Usable bytes (the largest power of two the storage holds).
         capacity: usize,
     },
-    /// The record is larger than the whole log (`STATUS_BUFFER_OVERFLOW`).
+    /// The record is larger than the whole log (`NdisMWriteLogData`'s `NDIS_STATUS_BUFFER_OVERFLOW`;
+    /// the driver completes the write with `STATUS_INVALID_BUFFER_SIZE`).
     RecordTooLarge {
         /// The record size.
         size: usize,

@@ -11,6 +11,14 @@
 //! | `nonpaged` | `ExAllocatePool2(POOL_FLAG_NON_PAGED)` returns NULL |
 //! | `wmi` | `IoWMIWriteEvent` returns STATUS (default `STATUS_INSUFFICIENT_RESOURCES`; also `unsuccessful`, `buffer_overflow`) |
 //!
+//! The KMDF model (`logbridge-kmdf`, `simulate --kmdf`) also fails the WDF routines the driver
+//! calls: `wdf-driver-create`, `wdf-device-create`, `wdf-mof-name`, `wdf-wmi-provider`,
+//! `wdf-wmi-instance`, `wdf-queue-create`, `wdf-spinlock-create`, `wdf-waitlock-create`,
+//! `wdf-interface`, `wdf-open-key` (`insufficient_resources`, `access_denied`), `wdf-query-ulong`,
+//! `wdf-forward` (`wdf_busy`, `invalid_device_state`), `wdf-retrieve-next` and
+//! `wdf-retrieve-by-file` (`wdf_paused`), `wdf-input-buffer` and `wdf-output-buffer`
+//! (`insufficient_resources`).
+//!
 //! WHEN is `N` (the Nth call, counting from 1), `N+` (the Nth call and every later one), `every`, or
 //! `random=P` (each call with probability P, 0 < P <= 1). Example: `wmi:3:buffer_overflow`.
 
@@ -19,48 +27,97 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::fmt;
 
-/// A DDI the model can fail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Ddi {
-    /// `IoAllocateErrorLogEntry`.
-    AllocateErrorLogEntry,
-    /// `ExAllocatePool2(POOL_FLAG_NON_PAGED, ..)`.
-    AllocateNonPaged,
-    /// `IoWMIWriteEvent`.
-    WmiWriteEvent,
-}
-
-impl Ddi {
-    /// All fault sites.
-    pub const ALL: [Ddi; 3] = [Ddi::AllocateErrorLogEntry, Ddi::AllocateNonPaged, Ddi::WmiWriteEvent];
-
-    /// The routine's name.
-    pub fn routine(self) -> &'static str {
-        match self {
-            Ddi::AllocateErrorLogEntry => "IoAllocateErrorLogEntry",
-            Ddi::AllocateNonPaged => "ExAllocatePool2",
-            Ddi::WmiWriteEvent => "IoWMIWriteEvent",
+macro_rules! ddis {
+    ($($(#[$doc:meta])* $variant:ident = $routine:literal, $spec:literal, [$($status:expr),*], $default:expr;)*) => {
+        /// A DDI the model can fail: the three of the write path (the checked kernel of this crate),
+        /// and the WDF routines the KMDF model (crate `logbridge-kmdf`) can fail.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Ddi {
+            $($(#[$doc])* $variant,)*
         }
-    }
 
-    /// The spelling in a fault spec.
-    pub fn spec_name(self) -> &'static str {
-        match self {
-            Ddi::AllocateErrorLogEntry => "alloc-entry",
-            Ddi::AllocateNonPaged => "nonpaged",
-            Ddi::WmiWriteEvent => "wmi",
-        }
-    }
+        impl Ddi {
+            /// All fault sites.
+            pub const ALL: [Ddi; [$(Ddi::$variant),*].len()] = [$(Ddi::$variant),*];
 
-    /// The ways this DDI can fail: NULL for the allocators (`None`), a status for IoWMIWriteEvent.
-    pub fn failure_statuses(self) -> &'static [Option<NtStatus>] {
-        match self {
-            Ddi::AllocateErrorLogEntry | Ddi::AllocateNonPaged => &[None],
-            Ddi::WmiWriteEvent => {
-                &[Some(NtStatus::UNSUCCESSFUL), Some(NtStatus::BUFFER_OVERFLOW), Some(NtStatus::INSUFFICIENT_RESOURCES)]
+            /// The routine's name.
+            pub fn routine(self) -> &'static str {
+                match self {
+                    $(Ddi::$variant => $routine,)*
+                }
+            }
+
+            /// The spelling in a fault spec.
+            pub fn spec_name(self) -> &'static str {
+                match self {
+                    $(Ddi::$variant => $spec,)*
+                }
+            }
+
+            /// The ways this DDI can fail: `None` for an allocator returning NULL, else a status.
+            pub fn failure_statuses(self) -> &'static [Option<NtStatus>] {
+                match self {
+                    $(Ddi::$variant => &[$($status),*],)*
+                }
+            }
+
+            /// The failure of a spec that names no status.
+            fn default_failure(self) -> Option<NtStatus> {
+                match self {
+                    $(Ddi::$variant => $default,)*
+                }
             }
         }
-    }
+    };
+}
+
+const NULL: Option<NtStatus> = None;
+const RESOURCES: Option<NtStatus> = Some(NtStatus::INSUFFICIENT_RESOURCES);
+
+ddis! {
+    /// `IoAllocateErrorLogEntry`.
+    AllocateErrorLogEntry = "IoAllocateErrorLogEntry", "alloc-entry", [NULL], NULL;
+    /// `ExAllocatePool2(POOL_FLAG_NON_PAGED, ..)`.
+    AllocateNonPaged = "ExAllocatePool2", "nonpaged", [NULL], NULL;
+    /// `IoWMIWriteEvent`.
+    WmiWriteEvent = "IoWMIWriteEvent", "wmi",
+        [Some(NtStatus::UNSUCCESSFUL), Some(NtStatus::BUFFER_OVERFLOW), RESOURCES], RESOURCES;
+    /// `WdfDriverCreate`.
+    WdfDriverCreate = "WdfDriverCreate", "wdf-driver-create", [RESOURCES], RESOURCES;
+    /// `WdfDeviceCreate`.
+    WdfDeviceCreate = "WdfDeviceCreate", "wdf-device-create", [RESOURCES], RESOURCES;
+    /// `WdfDeviceAssignMofResourceName`.
+    WdfDeviceAssignMofResourceName = "WdfDeviceAssignMofResourceName", "wdf-mof-name", [RESOURCES], RESOURCES;
+    /// `WdfWmiProviderCreate`.
+    WdfWmiProviderCreate = "WdfWmiProviderCreate", "wdf-wmi-provider", [RESOURCES], RESOURCES;
+    /// `WdfWmiInstanceCreate`.
+    WdfWmiInstanceCreate = "WdfWmiInstanceCreate", "wdf-wmi-instance", [RESOURCES], RESOURCES;
+    /// `WdfIoQueueCreate`.
+    WdfIoQueueCreate = "WdfIoQueueCreate", "wdf-queue-create", [RESOURCES], RESOURCES;
+    /// `WdfSpinLockCreate`.
+    WdfSpinLockCreate = "WdfSpinLockCreate", "wdf-spinlock-create", [RESOURCES], RESOURCES;
+    /// `WdfWaitLockCreate`.
+    WdfWaitLockCreate = "WdfWaitLockCreate", "wdf-waitlock-create", [RESOURCES], RESOURCES;
+    /// `WdfDeviceCreateDeviceInterface`.
+    WdfDeviceCreateDeviceInterface = "WdfDeviceCreateDeviceInterface", "wdf-interface", [RESOURCES], RESOURCES;
+    /// `WdfDriverOpenParametersRegistryKey` and `WdfDriverOpenPersistentStateRegistryKey`.
+    WdfDriverOpenRegistryKey = "WdfDriverOpen*RegistryKey", "wdf-open-key",
+        [RESOURCES, Some(NtStatus::ACCESS_DENIED)], RESOURCES;
+    /// `WdfRegistryQueryULong`.
+    WdfRegistryQueryULong = "WdfRegistryQueryULong", "wdf-query-ulong", [RESOURCES], RESOURCES;
+    /// `WdfRequestForwardToIoQueue`.
+    WdfRequestForwardToIoQueue = "WdfRequestForwardToIoQueue", "wdf-forward",
+        [Some(NtStatus::WDF_BUSY), Some(NtStatus::INVALID_DEVICE_STATE)], Some(NtStatus::WDF_BUSY);
+    /// `WdfIoQueueRetrieveNextRequest`.
+    WdfIoQueueRetrieveNextRequest = "WdfIoQueueRetrieveNextRequest", "wdf-retrieve-next",
+        [Some(NtStatus::WDF_PAUSED)], Some(NtStatus::WDF_PAUSED);
+    /// `WdfIoQueueRetrieveRequestByFileObject`.
+    WdfIoQueueRetrieveRequestByFileObject = "WdfIoQueueRetrieveRequestByFileObject", "wdf-retrieve-by-file",
+        [Some(NtStatus::WDF_PAUSED)], Some(NtStatus::WDF_PAUSED);
+    /// `WdfRequestRetrieveInputBuffer`.
+    WdfRequestRetrieveInputBuffer = "WdfRequestRetrieveInputBuffer", "wdf-input-buffer", [RESOURCES], RESOURCES;
+    /// `WdfRequestRetrieveOutputBuffer` (for METHOD_OUT_DIRECT, mapping the caller's pages can fail).
+    WdfRequestRetrieveOutputBuffer = "WdfRequestRetrieveOutputBuffer", "wdf-output-buffer", [RESOURCES], RESOURCES;
 }
 
 /// When a rule fires.
@@ -109,10 +166,10 @@ impl FaultRule {
     pub fn parse(spec: &str) -> Result<FaultRule, String> {
         let mut parts = spec.split(':');
         let ddi_name = parts.next().unwrap_or_default();
-        let ddi = Ddi::ALL
-            .into_iter()
-            .find(|d| d.spec_name() == ddi_name)
-            .ok_or_else(|| format!("unknown DDI `{ddi_name}` in fault `{spec}` (use alloc-entry, nonpaged or wmi)"))?;
+        let ddi = Ddi::ALL.into_iter().find(|d| d.spec_name() == ddi_name).ok_or_else(|| {
+            let names: Vec<&str> = Ddi::ALL.iter().map(|d| d.spec_name()).collect();
+            format!("unknown DDI `{ddi_name}` in fault `{spec}` (use {})", names.join(", "))
+        })?;
         let when = parts.next().ok_or_else(|| format!("fault `{spec}` needs a WHEN: N, N+, every or random=P"))?;
         let trigger = if when == "every" {
             Trigger::Every
@@ -127,22 +184,23 @@ impl FaultRule {
         } else {
             Trigger::Nth(parse_call_number(when, spec)?)
         };
+        let takes_status = ddi.failure_statuses().iter().any(Option::is_some);
         let status = match parts.next() {
-            None if ddi == Ddi::WmiWriteEvent => Some(NtStatus::INSUFFICIENT_RESOURCES),
-            None => None,
-            Some(_) if ddi != Ddi::WmiWriteEvent => {
-                return Err(format!(
-                    "fault `{spec}`: only wmi takes a status ({} fails by returning NULL)",
-                    ddi.routine()
-                ));
+            None => ddi.default_failure(),
+            Some(_) if !takes_status => {
+                return Err(format!("fault `{spec}`: {} fails by returning NULL and takes no status", ddi.routine()));
             }
             Some(name) => {
                 let status =
                     NtStatus::from_name(name).ok_or_else(|| format!("unknown status `{name}` in fault `{spec}`"))?;
-                if !Ddi::WmiWriteEvent.failure_statuses().contains(&Some(status)) {
-                    return Err(format!(
-                        "IoWMIWriteEvent does not return {status}; use unsuccessful, buffer_overflow or insufficient_resources"
-                    ));
+                if !ddi.failure_statuses().contains(&Some(status)) {
+                    let names: Vec<String> = ddi
+                        .failure_statuses()
+                        .iter()
+                        .flatten()
+                        .map(|s| s.name().unwrap_or("?").trim_start_matches("STATUS_").to_ascii_lowercase())
+                        .collect();
+                    return Err(format!("{} does not return {status}; use {}", ddi.routine(), names.join(", ")));
                 }
                 Some(status)
             }

@@ -27,6 +27,13 @@ pub fn current_irql() -> Irql {
     IRQL.with(Cell::get)
 }
 
+/// Sets this thread's modelled IRQL and returns the previous one (`KeRaiseIrql` / `KeLowerIrql`
+/// across calls: the KMDF model's WDFSPINLOCK raises in `WdfSpinLockAcquire` and restores in
+/// `WdfSpinLockRelease`).
+pub fn set_irql(level: Irql) -> Irql {
+    IRQL.with(|irql| irql.replace(level))
+}
+
 /// Raises this thread's modelled IRQL for a scope (`KeRaiseIrql` / `KeLowerIrql`).
 #[derive(Debug)]
 pub struct IrqlGuard {
@@ -49,6 +56,14 @@ impl Drop for IrqlGuard {
 
 fn ring_lock_held() -> bool {
     RING_LOCK_DEPTH.with(Cell::get) > 0
+}
+
+/// Marks this thread as holding (`true`) or releasing (`false`) a spin lock that guards the ring:
+/// the KMDF model (`logbridge-kmdf`) calls it from `WdfSpinLockAcquire` / `WdfSpinLockRelease`, so
+/// the "no DDI under the ring lock" rule applies to the driver's own WDFSPINLOCK.
+pub fn note_ring_lock(held: bool) {
+    RING_LOCK_DEPTH
+        .with(|depth| depth.set(if held { depth.get().saturating_add(1) } else { depth.get().saturating_sub(1) }));
 }
 
 /// A rule of a DDI contract. The text is the rule as Microsoft's documentation states it.
@@ -406,6 +421,12 @@ impl ModelKernel {
     /// A WMI consumer enables or disables the event (IRP_MN_ENABLE_EVENTS / DISABLE_EVENTS).
     pub fn set_wmi_enabled(&self, enabled: bool) {
         self.shared.wmi_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Counts a call of a faultable DDI and asks the fault plan whether it fails: `Some(None)` for
+    /// NULL, `Some(Some(status))` for a status (the KMDF model's WDF routines use this too).
+    pub fn decide_fault(&self, ddi: Ddi) -> Option<Option<NtStatus>> {
+        self.shared.fault(ddi)
     }
 
     /// Records a violation found outside a DDI (the device harness uses this).

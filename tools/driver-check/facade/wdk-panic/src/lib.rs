@@ -6,7 +6,8 @@
 
 #![no_std]
 
-#[cfg(not(test))]
+// With the `model` feature (the driver run on the host) the host's standard library handles panics.
+#[cfg(not(any(test, feature = "model")))]
 mod kernel_panic_handler {
     use core::panic::PanicInfo;
 

@@ -34,6 +34,8 @@
 
 use core::ffi::{c_char, c_int, c_ulonglong, c_ushort, c_void};
 
+#[cfg(feature = "model")]
+pub mod model;
 pub mod ntddk;
 pub mod wdf;
 
@@ -130,9 +132,9 @@ pub struct _DRIVER_OBJECT {
 pub type DRIVER_OBJECT = _DRIVER_OBJECT;
 pub type PDRIVER_OBJECT = *mut _DRIVER_OBJECT;
 
-/// Opaque here: wdk-sys-bindings.md does not transcribe its fields (the real type has them).
+/// Opaque here: wdk-sys-bindings.md does not transcribe its fields (the real type has them). Not
+/// `Debug`, as in the real crate.
 #[repr(C)]
-#[derive(Debug)]
 pub struct _DEVICE_OBJECT {
     _opaque: [u8; 0],
 }
@@ -179,9 +181,10 @@ wdf_handles! {
 /// must be cast (`device.cast()`) where a `WDFOBJECT` is expected.
 pub type WDFOBJECT = HANDLE;
 
-/// Opaque (`typedef struct WDFDEVICE_INIT *PWDFDEVICE_INIT`).
+/// Opaque (`typedef struct WDFDEVICE_INIT *PWDFDEVICE_INIT`): neither `Copy` nor `Clone`, as in
+/// the real crate.
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug)]
 pub struct WDFDEVICE_INIT {
     _unused: [u8; 0],
 }
@@ -642,13 +645,32 @@ pub mod __wdf_functions {
     use super::*;
 
     macro_rules! wdf_stubs {
-        ($($(#[$attr:meta])* fn $name:ident($($param:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;)*) => {$(
-            $(#[$attr])*
-            #[inline(always)]
-            pub unsafe fn $name($($param: $ty),*) $(-> $ret)? {
-                unreachable!()
+        ($($(#[$attr:meta])* fn $name:ident($($param:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;)*) => {
+            $(
+                $(#[$attr])*
+                #[inline(always)]
+                #[cfg(not(feature = "model"))]
+                pub unsafe fn $name($($param: $ty),*) $(-> $ret)? {
+                    unreachable!()
+                }
+
+                $(#[$attr])*
+                #[inline(always)]
+                #[cfg(feature = "model")]
+                pub unsafe fn $name($($param: $ty),*) $(-> $ret)? {
+                    // SAFETY: the caller keeps the routine's contract; the model checks it.
+                    unsafe { (crate::model::wdf_functions().$name)($($param),*) }
+                }
+            )*
+
+            /// The WDF function table of the executable model (feature `model`): what
+            /// `WdfFunctions` is on Windows, one entry per routine above, with the same signature
+            /// (minus `DriverGlobals`). The model fills it with [`crate::model::install`].
+            #[cfg(feature = "model")]
+            pub struct WdfFunctionTable {
+                $(pub $name: unsafe fn($($ty),*) $(-> $ret)?,)*
             }
-        )*};
+        };
     }
 
     wdf_stubs! {
@@ -705,5 +727,7 @@ pub mod __wdf_functions {
         fn WdfWaitLockRelease(Lock: WDFWAITLOCK);
         // not in wdk-sys-bindings.md: prototype from wdffileobject.h (KMDF 1.33)
         #[must_use] fn WdfFileObjectGetDevice(FileObject: WDFFILEOBJECT) -> WDFDEVICE;
+        // not in wdk-sys-bindings.md: prototype from wdfdriver.h (KMDF 1.25 and later)
+        #[must_use] fn WdfDriverOpenPersistentStateRegistryKey(Driver: WDFDRIVER, DesiredAccess: ACCESS_MASK, KeyAttributes: PWDF_OBJECT_ATTRIBUTES, Key: *mut WDFKEY) -> NTSTATUS;
     }
 }
