@@ -97,40 +97,75 @@ impl PendingReads {
 
     /// Completes every parked request that now has data.
     pub fn drain(&self, server: &dyn PendingReadServer) {
-        self.drain_lock.with(|| {
-            while let Some(request) = self.parked.retrieve_next() {
-                if let Some(waiting) = serve(request, server) {
-                    put_back(waiting, &self.unserved);
-                }
+        self.drain_lock.with(|| self.rotate(|request| serve(request, server)));
+    }
+
+    /// Takes every request out of `parked` once: `visit` completes it (`None`) or gives it back to
+    /// keep waiting; those are moved to `unserved`, then all back to `parked`. Called with the
+    /// drain lock held.
+    fn rotate(&self, mut visit: impl FnMut(Request) -> Option<Request>) {
+        while let Some(request) = self.parked.retrieve_next() {
+            if let Some(waiting) = visit(request) {
+                put_back(waiting, &self.unserved);
             }
-            while let Some(request) = self.unserved.retrieve_next() {
-                put_back(request, &self.parked);
-            }
-        });
+        }
+        while let Some(request) = self.unserved.retrieve_next() {
+            put_back(request, &self.parked);
+        }
     }
 
     /// Completes the parked requests of a handle being cleaned up with `STATUS_CANCELLED`, and
     /// marks the handle so that no later read of it is parked.
+    ///
+    /// If `WdfIoQueueRetrieveRequestByFileObject` fails for another reason than an empty queue,
+    /// every parked request is visited instead (the KMDF model's fault injection found a read
+    /// left parked after its handle's cleanup when only that routine failed). A request the
+    /// driver still cannot reach is cancelled by the next drain, which cancels every request of
+    /// a cleaned-up handle it meets.
     pub fn cancel_for_file(&self, file: FileObject) {
         self.drain_lock.with(|| {
             if let Some(context) = file.context() {
                 context.cleaned_up.store(true, Ordering::Release);
             }
+            let mut retrieved_all = true;
             for queue in [&self.parked, &self.unserved] {
-                while let Some(request) = queue.retrieve_for_file(file) {
-                    request.complete(Completion::failure(NtStatus::CANCELLED));
+                loop {
+                    match queue.retrieve_for_file(file) {
+                        Ok(Some(request)) => request.complete(Completion::failure(NtStatus::CANCELLED)),
+                        Ok(None) => break,
+                        Err(_) => {
+                            retrieved_all = false;
+                            break;
+                        }
+                    }
                 }
+            }
+            if !retrieved_all {
+                self.rotate(|request| {
+                    if request.file_object() == Some(file) {
+                        request.complete(Completion::failure(NtStatus::CANCELLED));
+                        None
+                    } else {
+                        Some(request)
+                    }
+                });
             }
         });
     }
 }
 
-/// Serves one parked request: completes it, or gives it back if it must keep waiting.
+/// Serves one parked request: completes it, or gives it back if it must keep waiting. A request
+/// of a handle already cleaned up is cancelled.
 fn serve(mut request: Request, server: &dyn PendingReadServer) -> Option<Request> {
-    let Some(cursor) = request.file_object().and_then(FileObject::cursor) else {
+    let Some(context) = request.file_object().and_then(FileObject::context) else {
         request.complete(Completion::failure(NtStatus::INVALID_DEVICE_STATE));
         return None;
     };
+    if context.cleaned_up.load(Ordering::Acquire) {
+        request.complete(Completion::failure(NtStatus::CANCELLED));
+        return None;
+    }
+    let cursor = &context.cursor;
     let outcome = match request.output_buffer() {
         Ok(output) => server.serve_pending_read(cursor, output),
         Err(status) => ReadCompletion::Complete(Completion::failure(status)),

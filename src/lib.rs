@@ -17,10 +17,14 @@
 //! raises to `DISPATCH_LEVEL` only around the copy into the ring. Every routine the driver calls is
 //! listed with its IRQL in the wrapper that owns it.
 //!
-//! # Not built here
-//! The repository is developed on Linux, where the WDK and wdk-build are unavailable: this layer
-//! is type-checked against a transcription of the wdk-sys signatures (`scripts/check-driver.sh`)
-//! and built for real only on Windows (`cargo make`, `.github/workflows/windows.yml`).
+//! # Three builds of one source
+//! The repository is developed on Linux, where the WDK and wdk-build are unavailable. The same
+//! source builds three ways: for real only on Windows, against the real windows-drivers-rs crates
+//! (`cargo make`, `.github/workflows/windows.yml`); type-checked for `x86_64-pc-windows-msvc`
+//! against a transcription of the wdk-sys signatures (`scripts/check-driver.sh`); and for the
+//! Linux host (`crates/logbridge-driver-host`, which sets `cfg(logbridge_kmdf_model)`) against
+//! the executable stand-in of that transcription, whose routines call the KMDF, I/O-manager and
+//! kernel model of `logbridge-kmdf`, where the tests run it.
 
 #![cfg_attr(any(target_os = "windows", logbridge_kmdf_model), no_std)]
 #![cfg(any(target_os = "windows", logbridge_kmdf_model))]

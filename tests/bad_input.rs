@@ -1,8 +1,11 @@
 //! The bad-input table: every malformed request the driver can receive, and the status it gets.
 //!
-//! Each row runs against a fresh model device. The same rows, rendered as Markdown, must appear in
-//! `docs/RELIABILITY.md` between the `bad-input-table` markers, so the documented table cannot
-//! drift from what the driver does. `LOGBRIDGE_BLESS=1 cargo test --test bad_input` rewrites it.
+//! Each row runs twice: against a fresh model device of the core (the write path on the checked
+//! kernel), and through the driver's own code (`src/`) on the KMDF and I/O-manager model, from
+//! `CreateFile` to what the Win32 caller gets back (the "Win32 caller sees" column). The same rows,
+//! rendered as Markdown, must appear in `docs/RELIABILITY.md` between the `bad-input-table`
+//! markers, so the documented table cannot drift from what the driver does.
+//! `LOGBRIDGE_BLESS=1 cargo test --test bad_input` rewrites it.
 
 // Test code may panic, index and cast freely.
 #![allow(
@@ -21,6 +24,7 @@ use logbridge_core::ioctl::{
     self, FILE_ANY_ACCESS, FILE_DEVICE_UNKNOWN, FILE_READ_ACCESS, FILE_WRITE_ACCESS, METHOD_BUFFERED, ReadLogResponse,
 };
 use logbridge_core::ring::ReadCursor;
+use logbridge_kmdf::{Caller, Handle, OpenPath, RegistryEdit, RegistryValue, System, SystemOptions};
 use logbridge_model::kernel::KernelOptions;
 use logbridge_model::{DeviceOptions, IoResult, ModelDevice, ModelKernel};
 use zerocopy::{FromBytes, IntoBytes};
@@ -41,8 +45,10 @@ struct Row {
     /// A record of this size is written first (through another handle), if any.
     prefill: Option<usize>,
     status: NtStatus,
-    /// The request's information (bytes, or the size needed).
+    /// The request's information (bytes; 0 for every failure).
     information: Option<usize>,
+    /// The `required_size` the READ_LOG response header in the caller's pages says.
+    required_size: Option<usize>,
     note: &'static str,
 }
 
@@ -75,6 +81,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::INVALID_DEVICE_REQUEST,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -82,15 +89,17 @@ fn rows() -> Vec<Row> {
             send: ioctl(read_log, valid.clone(), 0),
             prefill: None,
             status: NtStatus::BUFFER_TOO_SMALL,
-            information: Some(ioctl::READ_LOG_RESPONSE_SIZE),
-            note: "information = the 64-byte response header",
+            information: Some(0),
+            required_size: None,
+            note: "the response header alone is 64 bytes",
         },
         Row {
             request: "READ_LOG, output buffer of 63 bytes",
             send: ioctl(read_log, valid.clone(), 63),
             prefill: None,
             status: NtStatus::BUFFER_TOO_SMALL,
-            information: Some(ioctl::READ_LOG_RESPONSE_SIZE),
+            information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -98,8 +107,9 @@ fn rows() -> Vec<Row> {
             send: ioctl(read_log, valid.clone(), 512),
             prefill: Some(1000),
             status: NtStatus::BUFFER_TOO_SMALL,
-            information: Some(64 + 1032),
-            note: "response header's RequiredSize says the same; the cursor does not move",
+            information: Some(0),
+            required_size: Some(64 + 1032),
+            note: "the response header in the caller's pages (METHOD_OUT_DIRECT) says RequiredSize 1096; the cursor does not move",
         },
         Row {
             request: "READ_LOG, input of 16 bytes (shorter than ReadLogRequest)",
@@ -107,6 +117,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::INVALID_PARAMETER,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -115,6 +126,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::REVISION_MISMATCH,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -123,6 +135,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::REVISION_MISMATCH,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -131,6 +144,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::REVISION_MISMATCH,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -139,6 +153,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::INVALID_PARAMETER,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -147,6 +162,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::INVALID_PARAMETER,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -155,6 +171,7 @@ fn rows() -> Vec<Row> {
             prefill: Some(10),
             status: NtStatus::INVALID_PARAMETER,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -163,6 +180,7 @@ fn rows() -> Vec<Row> {
             prefill: Some(10),
             status: NtStatus::INVALID_PARAMETER,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -171,6 +189,7 @@ fn rows() -> Vec<Row> {
             prefill: Some(usize::MAX), // the forged payload
             status: NtStatus::INVALID_PARAMETER,
             information: Some(0),
+            required_size: None,
             note: "checked by walking the record chain from the tail",
         },
         Row {
@@ -179,6 +198,7 @@ fn rows() -> Vec<Row> {
             prefill: Some(10),
             status: NtStatus::INVALID_PARAMETER,
             information: Some(0),
+            required_size: None,
             note: "",
         },
         Row {
@@ -187,6 +207,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::SUCCESS,
             information: Some(ioctl::READ_LOG_RESPONSE_SIZE),
+            required_size: None,
             note: "zero records",
         },
         Row {
@@ -195,6 +216,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::PENDING,
             information: None,
+            required_size: None,
             note: "parked until a write arrives, cancelled on CancelIoEx or handle close",
         },
         Row {
@@ -203,6 +225,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::ACCESS_DENIED,
             information: Some(0),
+            required_size: None,
             note: "refused by the I/O manager (FILE_READ_ACCESS in the code)",
         },
         Row {
@@ -210,8 +233,9 @@ fn rows() -> Vec<Row> {
             send: ioctl(ioctl::IOCTL_LOGBRIDGE_GET_STATS, vec![], 8),
             prefill: None,
             status: NtStatus::BUFFER_TOO_SMALL,
-            information: Some(ioctl::STATS_SIZE),
-            note: "information = the size of the statistics struct",
+            information: Some(0),
+            required_size: None,
+            note: "the statistics struct's size is documented (`STATS_SIZE`)",
         },
         Row {
             request: "GET_STATS with input bytes",
@@ -219,6 +243,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::SUCCESS,
             information: Some(ioctl::STATS_SIZE),
+            required_size: None,
             note: "input is ignored",
         },
         Row {
@@ -232,15 +257,17 @@ fn rows() -> Vec<Row> {
             prefill: Some(10),
             status: NtStatus::ACCESS_DENIED,
             information: Some(0),
+            required_size: None,
             note: "refused by the I/O manager (FILE_WRITE_ACCESS in the code); the log is unchanged",
         },
         Row {
             request: "write larger than the ring (64 KiB ring, 65,505 bytes)",
             send: Request::Write { access: RW, len: RING - 31 },
             prefill: Some(10),
-            status: NtStatus::BUFFER_OVERFLOW,
+            status: NtStatus::INVALID_BUFFER_SIZE,
             information: Some(0),
-            note: "NdisMWriteLogData's rule; nothing logged anywhere, the ring unchanged",
+            required_size: None,
+            note: "NdisMWriteLogData's NDIS_STATUS_BUFFER_OVERFLOW rule, completed with an NT_ERROR status; nothing logged anywhere, the ring unchanged",
         },
         Row {
             request: "write above MaxWriteSize (16 KiB + 1)",
@@ -248,6 +275,7 @@ fn rows() -> Vec<Row> {
             prefill: Some(10),
             status: NtStatus::INVALID_BUFFER_SIZE,
             information: Some(0),
+            required_size: None,
             note: "nothing logged anywhere, the ring unchanged",
         },
         Row {
@@ -256,6 +284,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::SUCCESS,
             information: Some(MAX_WRITE),
+            required_size: None,
             note: "",
         },
         Row {
@@ -264,6 +293,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::SUCCESS,
             information: Some(0),
+            required_size: None,
             note: "an empty record, an Event Log entry previewing `(empty)`, a WMI event",
         },
         Row {
@@ -272,6 +302,7 @@ fn rows() -> Vec<Row> {
             prefill: None,
             status: NtStatus::ACCESS_DENIED,
             information: Some(0),
+            required_size: None,
             note: "refused by the I/O manager",
         },
     ]
@@ -321,20 +352,104 @@ fn every_malformed_request_gets_its_documented_status() {
         if !status.is_success() {
             assert_eq!(ring_snapshot(&device), before, "{}: a refused request changed the ring", row.request);
         }
-        if status == NtStatus::BUFFER_TOO_SMALL && output.len() >= ioctl::READ_LOG_RESPONSE_SIZE {
+        if let Some(required) = row.required_size {
             let header = ReadLogResponse::read_from_prefix(&output).unwrap().0;
-            assert_eq!(Some(header.required_size.get() as usize), row.information, "{}", row.request);
+            assert_eq!(header.required_size.get() as usize, required, "{}", row.request);
         }
         let kernel = device.teardown();
         kernel.assert_clean();
     }
 }
 
+// ---- The same rows through the driver's own code and the I/O manager ----------------------
+
+const PROCESS: u32 = 77;
+
+fn kmdf_system() -> System {
+    let options = SystemOptions {
+        registry: vec![
+            RegistryEdit::SetOverride("RingLogSize".into(), RegistryValue::Dword(RING as u32)),
+            RegistryEdit::SetOverride("MaxWriteSize".into(), RegistryValue::Dword(MAX_WRITE as u32)),
+        ],
+        ..SystemOptions::default()
+    };
+    let system = System::new(options, logbridge_kmdf::driver_entry!());
+    system.boot().unwrap();
+    system
+}
+
+fn kmdf_ring_snapshot(system: &System, handle: Handle) -> (u64, u64, u64) {
+    let done = system.device_io_control(handle, ioctl::IOCTL_LOGBRIDGE_GET_STATS, &[], ioctl::STATS_SIZE);
+    let stats = ioctl::Stats::from_bytes(&done.output).unwrap();
+    (stats.ring_head, stats.ring_tail, stats.next_sequence)
+}
+
+/// What the Win32 caller gets back for `row` through the driver's own code.
+fn through_the_driver(row: &Row) -> String {
+    let system = kmdf_system();
+    let writer = system.open(Caller::Administrator, OpenPath::Interface, PROCESS).unwrap();
+    match row.prefill {
+        Some(usize::MAX) => assert!(system.write(writer, &forged_header_payload()).view.succeeded),
+        Some(len) => assert!(system.write(writer, &vec![b'p'; len]).view.succeeded),
+        None => {}
+    }
+    let before = kmdf_ring_snapshot(&system, writer);
+    let access = match &row.send {
+        Request::Write { access, .. } | Request::Ioctl { access, .. } => *access,
+    };
+    let handle = system.open_with_access(Caller::Administrator, OpenPath::Interface, PROCESS, access).unwrap();
+    let (outcome, call) = match &row.send {
+        Request::Write { len, .. } => (Some(system.write(handle, &vec![b'w'; *len])), "WriteFile"),
+        Request::Ioctl { code, input, output, .. } => {
+            let pending = system.device_io_control_overlapped(handle, *code, input, *output);
+            if pending.is_complete() {
+                (pending.wait(std::time::Duration::from_secs(5)), "DeviceIoControl")
+            } else {
+                (None, "DeviceIoControl")
+            }
+        }
+    };
+    let seen = match &outcome {
+        None => {
+            assert_eq!(row.status, NtStatus::PENDING, "{}", row.request);
+            format!("{call} FALSE, `ERROR_IO_PENDING` (overlapped)")
+        }
+        Some(done) => {
+            assert_eq!(done.status, row.status, "{} (through src/)", row.request);
+            assert_eq!(Some(done.information as usize), row.information, "{} (through src/)", row.request);
+            if let Some(required) = row.required_size {
+                let header = ReadLogResponse::read_from_prefix(&done.output).unwrap().0;
+                assert_eq!(header.required_size.get() as usize, required, "{} (through src/)", row.request);
+            }
+            if done.view.succeeded {
+                format!("{call} TRUE, {} bytes", done.view.bytes)
+            } else {
+                format!("{call} FALSE, `{}`, {} bytes", done.error_name(), done.view.bytes)
+            }
+        }
+    };
+    if !row.status.is_success() && row.status != NtStatus::PENDING {
+        assert_eq!(kmdf_ring_snapshot(&system, writer), before, "{}: a refused request changed the ring", row.request);
+    }
+    system.teardown();
+    system.assert_clean();
+    seen
+}
+
+#[test]
+fn every_malformed_request_gets_its_documented_status_through_the_drivers_own_code() {
+    for row in rows() {
+        through_the_driver(&row);
+    }
+}
+
 fn markdown_table() -> String {
-    let mut table = String::from("| Request | Status | Information | Notes |\n|---|---|---|---|\n");
+    let mut table =
+        String::from("| Request | Status | Information | Win32 caller sees | Notes |\n|---|---|---|---|---|\n");
     for row in rows() {
         let info = row.information.map_or("—".to_owned(), |n| n.to_string());
-        table.push_str(&format!("| {} | `{}` | {} | {} |\n", row.request, row.status, info, row.note));
+        let seen = through_the_driver(&row);
+        table.push_str(&format!("| {} | `{}` | {} | {} | {} |\n", row.request, row.status, info, seen, row.note));
     }
     table
 }

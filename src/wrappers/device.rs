@@ -248,7 +248,7 @@ impl Device {
 }
 
 /// A file object (one open handle).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileObject(WDFFILEOBJECT);
 
 impl FileObject {

@@ -206,17 +206,20 @@ impl ManualQueue {
         Some(unsafe { Request::from_raw(raw) })
     }
 
-    /// The next request sent on `file`, now owned by the driver; `None` when there is none.
-    pub fn retrieve_for_file(&self, file: FileObject) -> Option<Request> {
+    /// The next request sent on `file`, now owned by the driver; `Ok(None)` when there is none
+    /// (`STATUS_NO_MORE_ENTRIES`), `Err` when the retrieval failed otherwise.
+    pub fn retrieve_for_file(&self, file: FileObject) -> Result<Option<Request>, NtStatus> {
         let mut raw: WDFREQUEST = WDF_NO_HANDLE.cast();
         // SAFETY: a live manual queue and file object; IRQL <= DISPATCH_LEVEL.
         let status = unsafe {
             call_unsafe_wdf_function_binding!(WdfIoQueueRetrieveRequestByFileObject, self.0, file.as_raw(), &mut raw)
         };
-        if check(status).is_err() || raw.is_null() {
-            return None;
+        match check(status) {
+            Err(NtStatus::NO_MORE_ENTRIES) => Ok(None),
+            Err(failed) => Err(failed),
+            Ok(()) if raw.is_null() => Ok(None),
+            // SAFETY: on success the driver owns the retrieved request.
+            Ok(()) => Ok(Some(unsafe { Request::from_raw(raw) })),
         }
-        // SAFETY: on success the driver owns the retrieved request.
-        Some(unsafe { Request::from_raw(raw) })
     }
 }

@@ -7,6 +7,12 @@
 //!
 //! The run itself (writers, a following reader, the WMI subscriber, the Event Log, cross-checks) is
 //! `logbridge_model::simulation`; this module turns its report into tables or JSON.
+//!
+//! With `--kmdf` the same run goes through the driver's own code (`src/`, built for this host by
+//! `logbridge-driver-host`) on the KMDF, I/O-manager and kernel model of `logbridge-kmdf`
+//! (`logbridge_kmdf::simulation`): every write is a `WriteFile`, every read a `DeviceIoControl`,
+//! and the report adds every WDF and kernel routine the driver called, with its count, and the
+//! KMDF verifier's result.
 
 use crate::error::{CtlError, Outcome};
 use clap::Args;
@@ -37,9 +43,10 @@ pub struct SimulateArgs {
     /// Ring-log size in bytes
     #[arg(long, value_name = "BYTES", default_value_t = logbridge_core::ring::DEFAULT_CAPACITY)]
     pub ring_size: usize,
-    /// Inject a kernel failure into the model (repeatable): DDI:WHEN[:STATUS] with DDI alloc-entry,
-    /// nonpaged or wmi; WHEN N, N+, every or random=P; STATUS (wmi only) unsuccessful,
-    /// buffer_overflow or insufficient_resources. Example: wmi:3:buffer_overflow
+    /// Inject a failure into the model (repeatable): DDI:WHEN[:STATUS] with DDI alloc-entry,
+    /// nonpaged or wmi (and, with --kmdf, a WDF routine: wdf-forward, wdf-retrieve-next,
+    /// wdf-queue-create, wdf-device-create, ...); WHEN N, N+, every or random=P; STATUS one the
+    /// routine returns. Examples: wmi:3:buffer_overflow, wdf-forward:1:wdf_busy
     #[arg(long = "fail", value_name = "SPEC")]
     pub fail: Vec<String>,
     /// Seed of the model's random choices (thread interleaving, injected faults)
@@ -57,11 +64,24 @@ pub struct SimulateArgs {
     /// Event-log rate limit: refill rate, entries per second
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
+    /// Run through the driver's own code (src/) on the KMDF, I/O manager and kernel model, and
+    /// report every WDF and kernel routine it called and the KMDF verifier's result
+    #[arg(long)]
+    pub kmdf: bool,
 }
 
 /// Runs the simulation and prints its report (tables, or JSON with `json`) to `out`.
 pub fn run(args: &SimulateArgs, json: bool, out: &mut dyn Write) -> Result<Outcome, CtlError> {
     let params = params_of(args)?;
+    if args.kmdf {
+        return run_kmdf(args, &params, json, out);
+    }
+    if let Some(rule) = params.faults.iter().find(|rule| is_wdf(rule.ddi)) {
+        return Err(CtlError::BadInput(format!(
+            "--fail {rule}: {} is a WDF routine, which only the --kmdf run calls",
+            rule.ddi.routine()
+        )));
+    }
     let report = simulation::run(&params).map_err(CtlError::BadInput)?;
     if let Some(path) = &args.dump_ring {
         std::fs::write(path, &report.ring_dump)
@@ -72,7 +92,8 @@ pub fn run(args: &SimulateArgs, json: bool, out: &mut dyn Write) -> Result<Outco
         serde_json::to_writer_pretty(&mut *out, &value).map_err(std::io::Error::from)?;
         writeln!(out)?;
     } else {
-        print_tables(&params, args, &report, out)?;
+        print_tables(&params, args, &report, "the checked kernel model", out)?;
+        writeln!(out, "\nResult: {}", if report.passed() { "PASS" } else { "FAIL" })?;
     }
     if report.passed() {
         Ok(Outcome::Ok)
@@ -81,6 +102,71 @@ pub fn run(args: &SimulateArgs, json: bool, out: &mut dyn Write) -> Result<Outco
             "simulate: {} contract violation(s), {} mismatch(es)",
             report.violations.len(),
             report.mismatches.len()
+        )))
+    }
+}
+
+/// Is `ddi` a WDF routine (only the KMDF model calls those)?
+fn is_wdf(ddi: logbridge_model::Ddi) -> bool {
+    ddi.routine().starts_with("Wdf")
+}
+
+/// `simulate --kmdf`: the same run through the driver's own code.
+fn run_kmdf(
+    args: &SimulateArgs,
+    params: &SimulationParams,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CtlError> {
+    if args.dump_ring.is_some() {
+        return Err(CtlError::BadInput(
+            "--dump-ring is not available with --kmdf: the ring lives in the driver's own pool allocation".into(),
+        ));
+    }
+    let report =
+        logbridge_kmdf::simulation::run(params, logbridge_kmdf::driver_entry!()).map_err(CtlError::BadInput)?;
+    if json {
+        let mut value = report_json(params, &report.base);
+        let routines: serde_json::Map<String, serde_json::Value> =
+            report.routine_calls.iter().map(|(name, n)| ((*name).to_owned(), json!(n))).collect();
+        let violations: Vec<_> = report
+            .kmdf_violations
+            .iter()
+            .map(|v| json!({"rule": format!("{:?}", v.rule), "text": v.rule.text(), "source": v.rule.source(), "detail": v.detail}))
+            .collect();
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "kmdf".into(),
+                json!({"routines": routines, "violations": violations, "boot_failed": report.boot_failed.map(|s| s.to_string())}),
+            );
+            object.insert("passed".into(), json!(report.passed()));
+        }
+        serde_json::to_writer_pretty(&mut *out, &value).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        print_tables(params, args, &report.base, "the driver's own code (src/) on the KMDF model", out)?;
+        writeln!(out, "\nWDF and kernel routines the driver called")?;
+        for (name, calls) in &report.routine_calls {
+            writeln!(out, "  {name:<42} {calls:>8}")?;
+        }
+        if report.kmdf_violations.is_empty() {
+            writeln!(out, "  KMDF verifier: no violation")?;
+        } else {
+            writeln!(out, "  KMDF verifier: {} violation(s)", report.kmdf_violations.len())?;
+            for v in &report.kmdf_violations {
+                writeln!(out, "    - {v}")?;
+            }
+        }
+        writeln!(out, "\nResult: {}", if report.passed() { "PASS" } else { "FAIL" })?;
+    }
+    if report.passed() {
+        Ok(Outcome::Ok)
+    } else {
+        Ok(Outcome::ChecksFailed(format!(
+            "simulate --kmdf: {} KMDF violation(s), {} kernel violation(s), {} mismatch(es)",
+            report.kmdf_violations.len(),
+            report.base.violations.len(),
+            report.base.mismatches.len()
         )))
     }
 }
@@ -159,6 +245,7 @@ fn print_tables(
     params: &SimulationParams,
     args: &SimulateArgs,
     report: &SimulationReport,
+    running_on: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let payload = match &params.payload {
@@ -168,7 +255,7 @@ fn print_tables(
     };
     writeln!(
         out,
-        "LogBridge write path in the checked kernel model: {} write(s) of {payload} on {} thread(s), ring {} bytes, \
+        "LogBridge write path in {running_on}: {} write(s) of {payload} on {} thread(s), ring {} bytes, \
          event log burst {} at {}/s, WMI {}",
         params.writes,
         params.threads,
@@ -245,7 +332,7 @@ fn print_tables(
     writeln!(out, "\nChecked kernel")?;
     for (ddi, calls) in &report.calls {
         let injected = report.faults_injected.get(ddi).copied().unwrap_or(0);
-        writeln!(out, "  {:<24} {calls:>8} call(s), {injected} failed by injection", ddi.routine())?;
+        writeln!(out, "  {:<38} {calls:>8} call(s), {injected} failed by injection", ddi.routine())?;
     }
     writeln!(out, "  nonpaged pool: peak {} bytes, {} allocation(s)", report.pool_peak, report.pool_allocations)?;
     if let Some(path) = &args.dump_ring {
@@ -267,7 +354,6 @@ fn print_tables(
     for m in &report.mismatches {
         writeln!(out, "  mismatch: {m}")?;
     }
-    writeln!(out, "\nResult: {}", if report.passed() { "PASS" } else { "FAIL" })?;
     Ok(())
 }
 

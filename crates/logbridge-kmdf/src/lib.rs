@@ -35,6 +35,7 @@ pub mod machine;
 pub mod ntoskrnl;
 pub mod rules;
 pub mod security;
+pub mod simulation;
 pub mod system;
 pub mod win32;
 

@@ -185,4 +185,39 @@ mod tests {
         let ok = caller_view(NtStatus::SUCCESS, 100, 64);
         assert_eq!(ok, CallerView { succeeded: true, error: 0, bytes: 100, copied_back: 64 });
     }
+
+    #[test]
+    fn the_facades_statuses_equal_the_cores() {
+        // The facade's STATUS_* constants are copied from wdk-sys; the core's from ntstatus.h.
+        for (facade, core) in [
+            (wdk_sys::STATUS_SUCCESS, NtStatus::SUCCESS),
+            (wdk_sys::STATUS_PENDING, NtStatus::PENDING),
+            (wdk_sys::STATUS_BUFFER_OVERFLOW, NtStatus::BUFFER_OVERFLOW),
+            (wdk_sys::STATUS_NO_MORE_ENTRIES, NtStatus::NO_MORE_ENTRIES),
+            (wdk_sys::STATUS_UNSUCCESSFUL, NtStatus::UNSUCCESSFUL),
+            (wdk_sys::STATUS_NOT_IMPLEMENTED, NtStatus::NOT_IMPLEMENTED),
+            (wdk_sys::STATUS_INFO_LENGTH_MISMATCH, NtStatus::INFO_LENGTH_MISMATCH),
+            (wdk_sys::STATUS_INVALID_PARAMETER, NtStatus::INVALID_PARAMETER),
+            (wdk_sys::STATUS_NO_SUCH_DEVICE, NtStatus::NO_SUCH_DEVICE),
+            (wdk_sys::STATUS_INVALID_DEVICE_REQUEST, NtStatus::INVALID_DEVICE_REQUEST),
+            (wdk_sys::STATUS_NO_MEMORY, NtStatus::NO_MEMORY),
+            (wdk_sys::STATUS_ACCESS_DENIED, NtStatus::ACCESS_DENIED),
+            (wdk_sys::STATUS_BUFFER_TOO_SMALL, NtStatus::BUFFER_TOO_SMALL),
+            (wdk_sys::STATUS_OBJECT_TYPE_MISMATCH, NtStatus::OBJECT_TYPE_MISMATCH),
+            (wdk_sys::STATUS_OBJECT_NAME_NOT_FOUND, NtStatus::OBJECT_NAME_NOT_FOUND),
+            (wdk_sys::STATUS_DELETE_PENDING, NtStatus::DELETE_PENDING),
+            (wdk_sys::STATUS_REVISION_MISMATCH, NtStatus::REVISION_MISMATCH),
+            (wdk_sys::STATUS_INVALID_SECURITY_DESCR, NtStatus::INVALID_SECURITY_DESCR),
+            (wdk_sys::STATUS_INSUFFICIENT_RESOURCES, NtStatus::INSUFFICIENT_RESOURCES),
+            (wdk_sys::STATUS_DEVICE_NOT_READY, NtStatus::DEVICE_NOT_READY),
+            (wdk_sys::STATUS_NOT_SUPPORTED, NtStatus::NOT_SUPPORTED),
+            (wdk_sys::STATUS_INTERNAL_ERROR, NtStatus::INTERNAL_ERROR),
+            (wdk_sys::STATUS_CANCELLED, NtStatus::CANCELLED),
+            (wdk_sys::STATUS_INVALID_DEVICE_STATE, NtStatus::INVALID_DEVICE_STATE),
+            (wdk_sys::STATUS_INVALID_BUFFER_SIZE, NtStatus::INVALID_BUFFER_SIZE),
+            (wdk_sys::STATUS_NOT_FOUND, NtStatus::NOT_FOUND),
+        ] {
+            assert_eq!(NtStatus(facade), core, "{core}");
+        }
+    }
 }

@@ -169,7 +169,7 @@ pub fn run(params: &SimulationParams) -> Result<SimulationReport, String> {
     };
     let config = Config { rate_limit: params.rate_limit, max_write_size: params.max_write_size, ..Config::default() };
     let device_options = DeviceOptions { ring_size: params.ring_size, config, ..DeviceOptions::default() };
-    let viewer = EventViewer::new(&device_options.device_name)?;
+    let device_name = device_options.device_name.clone();
     let kernel = ModelKernel::new(kernel_options);
     let mut report = SimulationReport::default();
     let device = match ModelDevice::create(kernel.clone(), device_options) {
@@ -213,6 +213,15 @@ pub fn run(params: &SimulationParams) -> Result<SimulationReport, String> {
     report.stats = device.bridge().stats();
     report.ring_dump = device.bridge().log().dump();
     let kernel = device.teardown();
+    collect_outputs(&kernel, &device_name, &mut report)?;
+    cross_check(params, &mut report);
+    Ok(report)
+}
+
+/// What the Event Viewer shows and the WMI subscriber received, from the checked kernel's record
+/// of written entries and fired items.
+pub fn collect_outputs(kernel: &ModelKernel, device_name: &str, report: &mut SimulationReport) -> Result<(), String> {
+    let viewer = EventViewer::new(device_name)?;
     for entry in kernel.written_entries() {
         report.events.push(viewer.render(&entry.packet)?);
     }
@@ -235,8 +244,7 @@ pub fn run(params: &SimulationParams) -> Result<SimulationReport, String> {
     report.pool_peak = peak;
     report.pool_allocations = allocations;
     report.violations = kernel.violations();
-    cross_check(params, &mut report);
-    Ok(report)
+    Ok(())
 }
 
 /// The reader: READ_LOG in a loop, waiting on parked requests, until the writers are done and the
@@ -289,8 +297,9 @@ fn follow(device: &ModelDevice, reader: u64, writers_done: &AtomicUsize, writers
     }
 }
 
-/// The reader and the WMI subscriber must agree with what was written.
-fn cross_check(params: &SimulationParams, report: &mut SimulationReport) {
+/// The reader and the WMI subscriber must agree with what was written (also used by the KMDF
+/// model's simulation, which runs the driver's own code).
+pub fn cross_check(params: &SimulationParams, report: &mut SimulationReport) {
     let accepted = report.write_statuses.get("STATUS_SUCCESS").copied().unwrap_or(0);
     let got = report.reader_records.len() as u64 + report.reader_lost_records;
     if got != accepted {

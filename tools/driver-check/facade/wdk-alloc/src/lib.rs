@@ -1,8 +1,9 @@
-//! **Type-check facade of `wdk-alloc` 0.4.2 — a transcription for type-checking on Linux, not the
-//! real crate.** On Windows the driver uses the real `wdk-alloc`, whose `WdkAllocator` calls
+//! **Facade of `wdk-alloc` 0.4.2 — a transcription for Linux, not the real crate.** On Windows the
+//! driver uses the real `wdk-alloc`, whose `WdkAllocator` calls
 //! `ExAllocatePool2(POOL_FLAG_NON_PAGED, size, 'rust')` and `ExFreePool` (safe only at
-//! IRQL <= DISPATCH_LEVEL). This crate is only ever `cargo check`ed (`scripts/check-driver.sh`):
-//! its allocator never runs, so `alloc` returns null and `dealloc` does nothing.
+//! IRQL <= DISPATCH_LEVEL). Type-checked by `scripts/check-driver.sh`, where its allocator never
+//! runs (`alloc` returns null); with the `model` feature (the driver run on the host against the
+//! KMDF model) it forwards to the host's allocator.
 
 #![no_std]
 

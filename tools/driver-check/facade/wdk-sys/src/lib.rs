@@ -1,30 +1,37 @@
-//! **Type-check facade of `wdk-sys` 0.5.2 — a transcription for type-checking on Linux, not the
-//! real bindings.**
+//! **Facade of `wdk-sys` 0.5.2 — a transcription for Linux, not the real bindings.**
 //!
 //! The real `wdk-sys` generates its bindings with bindgen from the WDK headers at build time, and
 //! its build-dependency `wdk-build` does not compile on Linux. On Windows the driver is built
-//! against the real `wdk-sys` from crates.io; this crate exists only so that the driver source can
-//! be `cargo check`ed and `cargo clippy`ed on a Linux host (`scripts/check-driver.sh`). It is
-//! never built into a binary, linked or run: the WDF routine "bodies" below are `unreachable!()`
-//! stubs and the kernel routines are bare `extern` declarations.
+//! against the real `wdk-sys` from crates.io. This crate serves the driver source on Linux twice:
 //!
-//! Every item comes from `/work/shared/reference/wdk-sys-bindings.md` (the signatures, struct
-//! layouts, enum constants and scalar types that wdk-sys 0.5.2 generates for
-//! `x86_64-pc-windows-msvc`), at the same path and with the same name and type, **unless it is
-//! marked** with a comment:
+//! * **Type-check facade** (no feature): `scripts/check-driver.sh` `cargo check`s and
+//!   `cargo clippy`s the driver for `x86_64-pc-windows-msvc` against it. The WDF routine "bodies"
+//!   are `unreachable!()` stubs and the kernel routines bare `extern` declarations: never linked.
+//! * **Executable stand-in** (feature `model`): every WDF routine reached through
+//!   [`call_unsafe_wdf_function_binding!`] and every [`ntddk`] routine calls the KMDF, I/O-manager
+//!   and kernel model (crate `logbridge-kmdf`) through a function table ([`model`]), so the
+//!   driver's own code runs on the host (`crates/logbridge-driver-host`). Both uses come from the
+//!   one list of signatures below (`wdf_stubs!`, and `ntoskrnl_routines!` in [`ntddk`]): the table
+//!   types are generated from it, so the model's routines must have exactly these signatures.
+//!
+//! Every item comes from the project's reference of the wdk-sys 0.5.2 API (`wdk-sys-bindings.md`:
+//! the signatures, struct layouts, enum constants and scalar types that wdk-sys 0.5.2 generates
+//! for `x86_64-pc-windows-msvc`), at the same path and with the same name and type, **unless it
+//! is marked** with a comment:
 //! - `// not in wdk-sys-bindings.md: prototype from <header>`: routines and callback types the
-//!   driver needs that the reference does not list, written from the WDK / KMDF 1.33 headers;
+//!   driver needs that the reference does not list, written from the WDK / KMDF headers;
 //! - `// hand-written in wdk-sys 0.5.2 src/...`: items copied from the real crate's hand-written
 //!   source (`lib.rs`, `constants.rs`), such as `NT_SUCCESS`, `PAGED_CODE!`, the `POOL_FLAG_*`,
-//!   `WDF_NO_*` and `STATUS_*` constants;
+//!   `WDF_NO_*` and (trimmed to those LogBridge uses) `STATUS_*` constants;
 //! - `// bindgen intermediate`: aliases the listed types are defined through (for example
 //!   `WCHAR` behind `PCWSTR`), as bindgen emits them.
 //!
 //! The shape follows bindgen's output with wdk-build's configuration: structs are `#[repr(C)]`
 //! `_NAME` with `NAME`/`PNAME` aliases, `Copy + Clone`, an all-zero `Default`, and `Debug` unless a
-//! union is inside; C enums are modules of `c_int` constants (`ModuleConsts`); callbacks are
-//! `Option<unsafe extern "C" fn(..)>`; functions returning `NTSTATUS` are `#[must_use]`
-//! (`must_use_type("NTSTATUS")`). WDF routines are called through
+//! union is inside (except the opaque `WDFDEVICE_INIT`, neither `Copy` nor `Clone`, and
+//! `_DEVICE_OBJECT`, not `Debug`, as in the real crate); C enums are modules of `c_int` constants
+//! (`ModuleConsts`); callbacks are `Option<unsafe extern "C" fn(..)>`; functions returning
+//! `NTSTATUS` are `#[must_use]` (`must_use_type("NTSTATUS")`). WDF routines are called through
 //! [`call_unsafe_wdf_function_binding!`], which type-checks the arguments against the routine's
 //! signature (DriverGlobals omitted) exactly like the real proc-macro does.
 
@@ -636,9 +643,10 @@ macro_rules! call_unsafe_wdf_function_binding {
     };
 }
 
-/// Type-checking stubs behind [`call_unsafe_wdf_function_binding!`]: one per WDF routine, with the
-/// routine's signature minus `DriverGlobals`. Never linked or run (this crate is only ever
-/// `cargo check`ed); the bodies are `unreachable!()`.
+/// The routines behind [`call_unsafe_wdf_function_binding!`]: one per WDF routine, with the
+/// routine's signature minus `DriverGlobals`. Without the `model` feature, type-checking stubs
+/// whose bodies are `unreachable!()` (never linked or run); with it, calls into the model's
+/// function table.
 #[doc(hidden)]
 #[allow(unused_variables, clippy::too_many_arguments)]
 pub mod __wdf_functions {
