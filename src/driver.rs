@@ -71,6 +71,10 @@ pub fn write(state: Option<&DeviceState>, mut request: Request, length: usize) {
     let Some(state) = state else {
         return request.complete(Completion::failure(NtStatus::INVALID_DEVICE_STATE));
     };
+    // Refused by its size before its buffer is touched.
+    if let Some(refused) = state.bridge.refuse_by_length(length) {
+        return request.complete(refused);
+    }
     let process_id = request.requestor_process_id();
     let completion = match request.write_payload(length) {
         Ok(payload) => state.bridge.write(&state.kernel, WriteRequest { payload, process_id }),

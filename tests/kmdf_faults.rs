@@ -25,7 +25,7 @@ use logbridge_core::device::read_request;
 use logbridge_core::ioctl;
 use logbridge_core::record::RecordDecoder;
 use logbridge_core::ring::ReadCursor;
-use logbridge_kmdf::{Caller, OpenPath, System, SystemOptions};
+use logbridge_kmdf::{Caller, OpenPath, RegistryEdit, RegistryValue, System, SystemOptions};
 use logbridge_model::kernel::KernelOptions;
 use logbridge_model::{Ddi, FaultRule, Trigger};
 use std::time::Duration;
@@ -51,12 +51,15 @@ fn scenario(system: &System, reader: bool) -> Result<(), String> {
         None
     };
     let mut written = 0u64;
-    for payload in [vec![b'a'; 300], b"after".to_vec()] {
+    // A text write, a zero-length write, one above MaxWriteSize (always refused) and a short one.
+    for payload in [vec![b'a'; 300], Vec::new(), vec![0; 70_000], b"after".to_vec()] {
         let done = system.write(writer, &payload);
         if done.status.is_success() {
             written += 1;
         } else if !done.status.is_error() || done.information != 0 {
             return Err(format!("a write completed with {} and Information {}", done.status, done.information));
+        } else if payload.len() > 65_536 && done.status != NtStatus::INVALID_BUFFER_SIZE {
+            return Err(format!("an oversize write completed with {}", done.status));
         }
     }
     // A reader parked at the end of the log, closed while parked: its cleanup must cancel it.
@@ -89,13 +92,25 @@ fn scenario(system: &System, reader: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// One configuration of the matrix.
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    reader: bool,
+    wmi_subscribed: bool,
+    /// An invalid override in the registry, so device add logs "parameter defaulted".
+    bad_override: bool,
+}
+
 /// Runs the scenario with `faults`; returns the system (for its call counts) and any failure.
-fn run(faults: Vec<FaultRule>, reader: bool, wmi_subscribed: bool) -> (System, Vec<String>) {
-    let options = SystemOptions {
-        kernel: KernelOptions { faults, ..KernelOptions::default() },
-        wmi_subscribed,
-        ..SystemOptions::default()
+fn run(faults: Vec<FaultRule>, variant: Variant) -> (System, Vec<String>) {
+    let Variant { reader, wmi_subscribed, bad_override } = variant;
+    let registry = if bad_override {
+        vec![RegistryEdit::SetOverride("RingLogSize".into(), RegistryValue::String("big".into()))]
+    } else {
+        Vec::new()
     };
+    let options =
+        SystemOptions { kernel: KernelOptions { faults, ..KernelOptions::default() }, wmi_subscribed, registry };
     let system = System::new(options, logbridge_kmdf::driver_entry!());
     let mut failures: Vec<String> = scenario(&system, reader).err().into_iter().collect();
     system.teardown();
@@ -112,8 +127,12 @@ fn every_wdf_and_kernel_call_site_of_the_driver_fails_cleanly() {
     let mut sites = 0usize;
     let mut failures = Vec::new();
     let mut failed_routines = std::collections::BTreeSet::new();
-    for (reader, wmi) in [(true, true), (false, false)] {
-        let (baseline, problems) = run(Vec::new(), reader, wmi);
+    let variants = [
+        Variant { reader: true, wmi_subscribed: true, bad_override: false },
+        Variant { reader: false, wmi_subscribed: false, bad_override: true },
+    ];
+    for variant in variants {
+        let (baseline, problems) = run(Vec::new(), variant);
         assert!(problems.is_empty(), "the baseline run is not clean: {problems:#?}");
         runs += 1;
         let calls = baseline.kernel().calls();
@@ -121,13 +140,13 @@ fn every_wdf_and_kernel_call_site_of_the_driver_fails_cleanly() {
             for call in 1..=calls.get(&ddi).copied().unwrap_or(0) {
                 for status in ddi.failure_statuses() {
                     let rule = FaultRule { ddi, trigger: Trigger::Nth(call), status: *status };
-                    let (system, problems) = run(vec![rule], reader, wmi);
+                    let (system, problems) = run(vec![rule], variant);
                     runs += 1;
                     sites += 1;
                     if system.kernel().faults_injected().get(&ddi).copied().unwrap_or(0) > 0 {
                         failed_routines.insert(ddi.routine());
                     }
-                    failures.extend(problems.into_iter().map(|p| format!("{rule} (reader {reader}, WMI {wmi}): {p}")));
+                    failures.extend(problems.into_iter().map(|p| format!("{rule} ({variant:?}): {p}")));
                 }
             }
         }

@@ -433,12 +433,8 @@ impl<L: LogLock> LogBridge<L> {
     pub fn write<K: Kernel>(&self, kernel: &K, request: WriteRequest<'_>) -> Completion {
         let payload = request.payload;
         // 1. Validate.
-        let fits_ring = record::record_size(payload.len()).is_some_and(|size| size <= self.capacity);
-        if !fits_ring {
-            return self.reject(NtStatus::INVALID_BUFFER_SIZE);
-        }
-        if payload.len() > self.config.max_write_size {
-            return self.reject(NtStatus::INVALID_BUFFER_SIZE);
+        if let Some(refused) = self.refuse_by_length(payload.len()) {
+            return refused;
         }
         // 2. Ring: checksum outside the lock, append and take a token inside it.
         let timestamp = kernel.system_time();
@@ -474,6 +470,18 @@ impl<L: LogLock> LogBridge<L> {
             bump(&self.counters.zero_length_writes);
         }
         Completion::success(payload.len())
+    }
+
+    /// Step 1 of [`LogBridge::write`] on its own: the completion of a write of `length` bytes that
+    /// is refused for its size (larger than the ring, or than `MaxWriteSize`), counted as rejected;
+    /// `None` if the size is acceptable. The driver asks this before it retrieves the write's
+    /// buffer, so an oversize write is refused the same way whatever the buffer's retrieval does.
+    pub fn refuse_by_length(&self, length: usize) -> Option<Completion> {
+        let fits_ring = record::record_size(length).is_some_and(|size| size <= self.capacity);
+        if !fits_ring || length > self.config.max_write_size {
+            return Some(self.reject(NtStatus::INVALID_BUFFER_SIZE));
+        }
+        None
     }
 
     /// A write refused before anything was logged.
