@@ -5,8 +5,11 @@
 //! the driver's resources and links them into `logbridge.sys`:
 //!
 //! 1. `mc -c -U` turns `inf/logbridge.mc` into the message table (`-c`: the customer bit that the
-//!    ids in `logbridge_core::messages` carry);
-//! 2. `mofcomp -B:` turns `inf/logbridge.mof` into the binary MOF;
+//!    ids in `logbridge_core::messages` carry); the build then reads the ids back from the header
+//!    mc wrote (`logbridge.h`) and fails if any differs from `crates/logbridge-core/src/messages.rs`
+//!    (included below by path: the driver logs those ids, Event Viewer looks the text up by them);
+//! 2. `mofcomp -WMI -B:` validates `inf/logbridge.mof` for a WMI provider and turns it into the
+//!    binary MOF;
 //! 3. `rc` compiles `inf/logbridge-resources.rc` (both of the above plus VERSIONINFO) into a
 //!    `.res`, which is passed to the linker.
 //!
@@ -23,10 +26,20 @@
 #[path = "build/resources.rs"]
 mod resources;
 
+/// The ids the driver logs (the core's message table; no dependency is needed for one file).
+#[cfg_attr(not(windows), allow(dead_code))]
+#[path = "crates/logbridge-core/src/messages.rs"]
+mod messages;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for input in
-        ["build.rs", "build/resources.rs", resources::RESOURCE_SCRIPT, resources::MESSAGE_TEXT, resources::MOF_SOURCE]
-    {
+    for input in [
+        "build.rs",
+        "build/resources.rs",
+        MESSAGES_SOURCE,
+        resources::RESOURCE_SCRIPT,
+        resources::MESSAGE_TEXT,
+        resources::MOF_SOURCE,
+    ] {
         println!("cargo::rerun-if-changed={input}");
     }
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -35,6 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     configure_wdk()
 }
+
+/// The file of the `messages` module above.
+const MESSAGES_SOURCE: &str = "crates/logbridge-core/src/messages.rs";
 
 /// The WDK build configuration and the resources. `wdk-build` is a build-dependency only under
 /// `cfg(windows)`, and it only compiles on a Windows host, so cross-compiling the driver from
@@ -59,14 +75,16 @@ fn compile_resources() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out.join(resources::VERSION_HEADER), header)?;
 
     let mut mc = Command::new("mc");
-    mc.args(["-c", "-U", "-h"]).arg(&out).arg("-r").arg(&out).arg(root.join(resources::MESSAGE_TEXT));
+    mc.args(resources::mc_args(&out, &root.join(resources::MESSAGE_TEXT)));
     run(mc)?;
+    // The ids mc gave the messages must be the ids the driver logs.
+    let header = std::fs::read_to_string(out.join(resources::MESSAGE_HEADER))?;
+    let expected: Vec<(&str, u32)> = messages::MESSAGES.iter().map(|m| (m.symbolic_name, m.id)).collect();
+    resources::check_message_ids(&header, &expected)?;
 
     let system_root = std::env::var_os("SystemRoot").map_or_else(|| PathBuf::from(r"C:\Windows"), PathBuf::from);
     let mut mofcomp = Command::new(system_root.join(r"System32\wbem\mofcomp.exe"));
-    let mut bmf_flag = std::ffi::OsString::from("-B:");
-    bmf_flag.push(out.join(resources::BINARY_MOF));
-    mofcomp.arg(bmf_flag).arg(root.join(resources::MOF_SOURCE));
+    mofcomp.args(resources::mofcomp_args(&out.join(resources::BINARY_MOF), &root.join(resources::MOF_SOURCE)));
     run(mofcomp)?;
 
     let res = out.join("logbridge.res");

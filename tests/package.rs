@@ -1,6 +1,8 @@
 //! The driver package's INF source, `inf/logbridge.inx`, checked against the Rust source of truth
 //! in `logbridge-core`: the names of `identity` (service, binary, hardware ID, class, device
-//! security, event types) and the registry parameters of `device::Parameter`.
+//! security, event types) and the registry parameters of `device::Parameter`; its models
+//! decoration against the KMDF version of `Cargo.toml` and the kernel routines the driver imports;
+//! and `Makefile.toml`, the cargo-make flow that builds the package.
 //!
 //! The INX is read by the small INF reader below, written for this test (no INF crate is a
 //! dependency). It handles what the INX uses and rejects the rest instead of guessing:
@@ -368,7 +370,7 @@ fn models_sections(inf: &Inf) -> Vec<&Section> {
     let models = line.field(0);
     assert!(!models.is_empty(), "the manufacturer names a models section");
     let decorations = &line.fields[1..];
-    assert!(!decorations.is_empty(), "the models section is decorated (NT$ARCH$.10.0...16299)");
+    assert!(!decorations.is_empty(), "the models section is decorated (NT$ARCH$.10.0...<build>)");
     decorations.iter().map(|decoration| inf.expect_section(&format!("{models}.{decoration}"))).collect()
 }
 
@@ -722,23 +724,224 @@ fn wdf_section_leaves_the_kmdf_version_to_stampinf() {
     assert_eq!(wdf.single("KmdfLibraryVersion"), ["$KMDFVERSION$"], "stampinf -k <major>.<minor> fills it");
 
     // The version stampinf gets comes from Cargo.toml's [package.metadata.wdk.driver-model].
+    let model = driver_model();
+    assert_eq!(model.get("driver-type").map(String::as_str), Some("KMDF"));
+    assert_eq!(model.get("kmdf-version-major").map(String::as_str), Some("1"));
+    let minor = kmdf_minor(&model);
+    assert!(
+        first_build_with_kmdf(minor).is_some(),
+        "target-kmdf-version-minor = {minor}: not a KMDF 1.x release this test knows (see KMDF_RELEASES)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// OS targeting: the models decoration against the KMDF version and the kernel routines
+
+/// KMDF 1.x releases: (minor, first Windows build that ships it, that Windows), from Microsoft's
+/// "KMDF version history". A driver built for 1.N loads only where KMDF 1.N or later is in the box.
+const KMDF_RELEASES: [(u32, u32, &str); 10] = [
+    (15, 10240, "Windows 10 1507"),
+    (17, 10586, "Windows 10 1511"),
+    (19, 14393, "Windows 10 1607 / Server 2016"),
+    (21, 15063, "Windows 10 1703"),
+    (23, 16299, "Windows 10 1709"),
+    (25, 17134, "Windows 10 1803"),
+    (27, 17763, "Windows 10 1809 / Server 2019"),
+    (29, 18362, "Windows 10 1903"),
+    (31, 19041, "Windows 10 2004"),
+    // Windows 11 21H2 is 22000; Server 2022 (20348) ships 1.33 too and is the older of the two.
+    (33, 20348, "Windows Server 2022 / Windows 11 21H2"),
+];
+
+/// The driver imports `ExAllocatePool2`, which exists from Windows 10 2004 (build 19041) on: no
+/// older Windows can load the image, whatever its KMDF version.
+const EX_ALLOCATE_POOL2_BUILD: u32 = 19041;
+
+/// The first Windows build that ships KMDF 1.`minor`.
+fn first_build_with_kmdf(minor: u32) -> Option<(u32, &'static str)> {
+    KMDF_RELEASES.iter().find(|(m, _, _)| *m == minor).map(|&(_, build, name)| (build, name))
+}
+
+/// `[package.metadata.wdk.driver-model]` of the root Cargo.toml, key → value (quotes removed).
+fn driver_model() -> BTreeMap<String, String> {
     let manifest = fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
     let mut in_model = false;
     let mut model = BTreeMap::new();
     for line in manifest.lines() {
-        let line = line.trim();
+        let line = line.split('#').next().unwrap_or("").trim();
         if line.starts_with('[') {
             in_model = line == "[package.metadata.wdk.driver-model]";
         } else if in_model && let Some((key, value)) = line.split_once('=') {
             model.insert(key.trim().to_string(), value.trim().trim_matches('"').to_string());
         }
     }
-    assert_eq!(model.get("driver-type").map(String::as_str), Some("KMDF"));
-    assert_eq!(model.get("kmdf-version-major").map(String::as_str), Some("1"));
+    model
+}
+
+fn kmdf_minor(model: &BTreeMap<String, String>) -> u32 {
     let minor = model.get("target-kmdf-version-minor").expect("target-kmdf-version-minor in Cargo.toml");
-    // 33: Windows 11 21H2 and later; 31: Windows 10 1903 and later (README, Cargo.toml).
-    assert!(
-        matches!(minor.as_str(), "31" | "33"),
-        "target-kmdf-version-minor = {minor}: the documented choices are 31 and 33"
+    minor.parse().unwrap_or_else(|e| panic!("target-kmdf-version-minor = {minor:?}: {e}"))
+}
+
+/// The Windows build of every models decoration (`NT$ARCH$.10.0...<build>`).
+fn decoration_builds(inf: &Inf) -> Vec<u32> {
+    let manufacturer = &inf.expect_section("Manufacturer").lines[0];
+    manufacturer.fields[1..]
+        .iter()
+        .map(|decoration| {
+            let build = decoration
+                .strip_prefix("NT$ARCH$.10.0...")
+                .unwrap_or_else(|| panic!("decoration {decoration:?} is NT$ARCH$.10.0...<build>"));
+            parse_number(build)
+        })
+        .collect()
+}
+
+/// Why a decoration of `build` is too old for a driver built for KMDF 1.`minor`, if it is.
+fn decoration_problem(build: u32, minor: u32) -> Option<String> {
+    let Some((kmdf_build, windows)) = first_build_with_kmdf(minor) else {
+        return Some(format!("KMDF 1.{minor} is not a release this test knows"));
+    };
+    if build < kmdf_build {
+        return Some(format!(
+            "NT$ARCH$.10.0...{build} lets the package install on builds without KMDF 1.{minor}, \
+             which ships with {windows} (build {kmdf_build}): decorate with ...{kmdf_build} or later"
+        ));
+    }
+    if build < EX_ALLOCATE_POOL2_BUILD {
+        return Some(format!(
+            "NT$ARCH$.10.0...{build} lets the package install on builds without ExAllocatePool2, which \
+             the driver imports (Windows 10 2004, build {EX_ALLOCATE_POOL2_BUILD}): the driver would not load"
+        ));
+    }
+    None
+}
+
+#[test]
+fn decoration_rule_refuses_what_cannot_load() {
+    // The previous pairing: KMDF 1.33 with ...16299 installed on every Windows 10 and failed to load.
+    assert!(decoration_problem(16299, 33).unwrap().contains("KMDF 1.33"));
+    assert!(decoration_problem(19041, 33).unwrap().contains("20348"));
+    assert_eq!(decoration_problem(20348, 33), None);
+    assert_eq!(decoration_problem(22000, 33), None);
+    // KMDF 1.29 (1903) would fit ...18362, but ExAllocatePool2 needs 2004.
+    assert!(decoration_problem(18362, 29).unwrap().contains("ExAllocatePool2"));
+    assert_eq!(decoration_problem(19041, 29), None);
+    assert!(decoration_problem(17763, 31).unwrap().contains("KMDF 1.31"));
+    assert_eq!(decoration_problem(19041, 31), None);
+    assert!(decoration_problem(30000, 35).is_some(), "an unknown KMDF version is refused");
+}
+
+#[test]
+fn models_decoration_admits_only_windows_that_can_load_the_driver() {
+    let inf = inx();
+    let minor = kmdf_minor(&driver_model());
+    let builds = decoration_builds(&inf);
+    assert!(!builds.is_empty());
+    for build in builds {
+        if let Some(problem) = decoration_problem(build, minor) {
+            panic!("inf/logbridge.inx with target-kmdf-version-minor = {minor}: {problem}");
+        }
+    }
+    // The kernel routine that sets the floor is still imported; if it goes, revisit the floor.
+    let pool = fs::read_to_string(workspace_root().join("src/wrappers/pool.rs")).unwrap();
+    assert!(pool.contains("ExAllocatePool2"), "src/wrappers/pool.rs no longer uses ExAllocatePool2");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Makefile.toml: the cargo-make flow
+
+/// The tables of `Makefile.toml`: `[table]` → key → raw value text, for one-line values;
+/// multi-line `'''` strings are skipped. Enough for the keys checked here.
+fn toml_tables(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut tables: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current = String::new();
+    let mut in_multiline = false;
+    for line in text.lines() {
+        if in_multiline {
+            in_multiline = !line.contains("'''");
+            continue;
+        }
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(header) = trimmed.strip_prefix('[') {
+            current = header.trim_end_matches(']').trim().to_string();
+            tables.entry(current.clone()).or_default();
+            continue;
+        }
+        let (key, value) = trimmed.split_once('=').unwrap_or_else(|| panic!("not `key = value`: {line:?}"));
+        let value = value.trim();
+        if value.starts_with("'''") && value.matches("'''").count() == 1 {
+            in_multiline = true;
+        }
+        tables.entry(current.clone()).or_default().insert(key.trim().to_string(), value.to_string());
+    }
+    tables
+}
+
+fn makefile_text() -> String {
+    fs::read_to_string(workspace_root().join("Makefile.toml")).unwrap()
+}
+
+/// The quoted strings of a one-line TOML array (or the one quoted string of a scalar).
+fn toml_strings(value: &str) -> Vec<String> {
+    value.split('"').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+#[test]
+fn cargo_make_runs_once_at_the_root_not_in_every_member() {
+    // cargo-make's default (default_to_workspace = true) runs the flow in every workspace member
+    // and in the root as member `.`: wdk-build's tasks would then run in each host crate too.
+    let makefile = toml_tables(&makefile_text());
+    let config = &makefile["config"];
+    assert_eq!(
+        config.get("default_to_workspace").map(String::as_str),
+        Some("false"),
+        "Makefile.toml [config] must set default_to_workspace = false"
     );
+    assert!(config.contains_key("load_script"));
+    assert_eq!(makefile[""].get("extend").map(String::as_str), Some("\"target/rust-driver-makefile.toml\""));
+    // The INX the flow copies is where the override says.
+    assert!(makefile_text().contains("${CARGO_MAKE_WORKING_DIRECTORY}/inf/logbridge.inx"));
+    assert!(workspace_root().join("inf/logbridge.inx").is_file());
+}
+
+#[test]
+fn cargo_make_puts_logbridge_ctl_into_the_package_after_the_driver_flow() {
+    let text = makefile_text();
+    let makefile = toml_tables(&text);
+    // `cargo make` (= `default`) runs a task that depends on the driver flow, then the app copy.
+    let default = &makefile["tasks.default"];
+    assert_eq!(default.get("clear").map(String::as_str), Some("true"), "replaces wdk-build's alias");
+    let alias = toml_strings(default.get("alias").expect("tasks.default is an alias"));
+    let flow = &makefile[&format!("tasks.{}", alias[0])];
+    let steps = toml_strings(flow.get("dependencies").expect("the default flow has dependencies"));
+    assert_eq!(steps.first().map(String::as_str), Some("package-driver-flow"), "{steps:?}");
+
+    // The copy runs after the package exists and after the app is built.
+    let copy_name = steps.iter().find(|s| s.contains("logbridge-ctl")).expect("a step puts logbridge-ctl in");
+    let copy = &makefile[&format!("tasks.{copy_name}")];
+    let after = toml_strings(copy.get("dependencies").expect("the copy has dependencies"));
+    assert!(after.contains(&"package-driver-flow".to_string()), "{after:?}");
+    let build_name = after.iter().find(|s| s.starts_with("build-")).expect("the copy depends on a build");
+    let build = &makefile[&format!("tasks.{build_name}")];
+    assert_eq!(build.get("command").map(String::as_str), Some("\"cargo\""));
+    let args = toml_strings(build.get("args").expect("build args"));
+    assert!(args.windows(2).any(|w| w == ["--package", "logbridge-ctl"]), "{args:?}");
+    // The flags wdk-build forwards carry the profile (--release / --profile) and --locked.
+    assert!(args.iter().any(|a| a.contains("CARGO_MAKE_CARGO_BUILD_TEST_FLAGS")), "{args:?}");
+
+    // The script copies the exe from the profile's output directory into <crate>_package, and a
+    // failed copy fails the flow.
+    let script = text.split(&format!("[tasks.{copy_name}]")).nth(1).unwrap().split("\n[").next().unwrap();
+    assert!(
+        script.contains(
+            "cp ${WDK_BUILD_OUTPUT_DIRECTORY}/logbridge-ctl.exe \
+             ${WDK_BUILD_OUTPUT_DIRECTORY}/${CARGO_MAKE_CRATE_FS_NAME}_package/logbridge-ctl.exe"
+        ),
+        "{script}"
+    );
+    assert!(script.contains("assert ${copied}"), "{script}");
 }

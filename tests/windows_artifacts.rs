@@ -5,6 +5,9 @@
 //!   windows-layouts.md §4.1) and the generated header;
 //! * `inf/logbridge.mof`, by a small MOF parser below and by pywbem's MOF compiler
 //!   (`scripts/mof_check.py`), against `wmi::EVENT_PROPERTIES` and `GUID_LOGBRIDGE_WRITE_EVENT`;
+//! * `build.rs`'s tool command lines (`build/resources.rs`): `mofcomp -WMI`, `mc -c -U`, and the
+//!   check that reads the message ids back from mc's header: the same parser reads windmc's
+//!   header here, with and without `-c`, and refuses the one without;
 //! * the binary layouts and constants of `errorlog`, `wmi`, `ioctl`, `status` and `messages`
 //!   against the mingw-w64 DDK headers (`ddk/wdm.h`, `wmistr.h`) and `windows.h`, as C11
 //!   `_Static_assert`s compiled by `x86_64-w64-mingw32-gcc` and `i686-w64-mingw32-gcc`.
@@ -292,13 +295,17 @@ fn header_defines(header: &str) -> (BTreeMap<String, u32>, BTreeMap<String, u32>
     (ids, others)
 }
 
+/// Runs windmc with the arguments build.rs gives mc.exe (`resources::mc_args`: -c -U -h -r), or
+/// the same without `-c`.
 fn windmc(windmc: &Path, dir: &Path, customer_bit: bool) {
-    let mut command = Command::new(windmc);
-    if customer_bit {
-        command.arg("-c");
-    }
-    // -U: UTF-16 entries, as mc -U; -h/-r: where the .h, .rc and MSG00409.bin go.
-    run(command.arg("-U").arg("-h").arg(dir).arg("-r").arg(dir).arg(mc_path()));
+    let args: Vec<_> =
+        resources::mc_args(dir, &mc_path()).into_iter().filter(|arg| customer_bit || arg.as_os_str() != "-c").collect();
+    run(Command::new(windmc).args(args));
+}
+
+/// The (name, id) pairs of `messages::MESSAGES`, as build.rs passes them to the header check.
+fn expected_ids() -> Vec<(&'static str, u32)> {
+    MESSAGES.iter().map(|m| (m.symbolic_name, m.id)).collect()
 }
 
 fn normalize_newlines(text: &str) -> String {
@@ -327,11 +334,14 @@ fn windmc_compiles_the_message_file_into_the_rust_ids() {
         assert_eq!(normalize_newlines(text), normalize_newlines(&m.text), "text of {}", m.symbolic_name);
     }
 
-    // The header: the same names with the same values, and nothing else typed NTSTATUS.
-    let header = String::from_utf8(read(&dir.join("logbridge.h"))).unwrap();
+    // The header: the same names with the same values, and nothing else typed NTSTATUS. Read
+    // with the parser and the check build.rs applies to mc.exe's header (build/resources.rs).
+    let header = String::from_utf8(read(&dir.join(resources::MESSAGE_HEADER))).unwrap();
     let (ids, others) = header_defines(&header);
     let expected: BTreeMap<String, u32> = MESSAGES.iter().map(|m| (m.symbolic_name.to_string(), m.id)).collect();
     assert_eq!(ids, expected, "message ids #defined by logbridge.h");
+    assert_eq!(resources::header_message_ids(&header).unwrap(), expected, "build.rs's parser");
+    resources::check_message_ids(&header, &expected_ids()).unwrap();
     assert_eq!(others.get("FACILITY_IO_ERROR_CODE"), Some(&u32::from(FACILITY_IO_ERROR_CODE)));
     for severity in [Severity::Success, Severity::Informational, Severity::Warning, Severity::Error] {
         let name = format!("STATUS_SEVERITY_{}", severity.mc_name().to_ascii_uppercase());
@@ -349,6 +359,11 @@ fn windmc_compiles_the_message_file_into_the_rust_ids() {
     let plain_ids: Vec<u32> =
         parse_message_table(&read(&plain.join("MSG00409.bin"))).iter().map(|(id, _)| *id).collect();
     assert_eq!(plain_ids, rust_ids.iter().map(|id| id & !CUSTOMER_BIT).collect::<Vec<_>>());
+    // ... and build.rs's check refuses such a header, naming the customer bit.
+    let plain_header = String::from_utf8(read(&plain.join(resources::MESSAGE_HEADER))).unwrap();
+    let refused = resources::check_message_ids(&plain_header, &expected_ids()).unwrap_err();
+    assert!(refused.contains("LOGBRIDGE_WRITE is 0x40040001, the driver logs 0x60040001"), "{refused}");
+    assert!(refused.contains("customer bit"), "{refused}");
 
     // The generated header compiles in a driver translation unit and gives the Rust values.
     if let Some(gcc) = require_tool("x86_64-w64-mingw32-gcc", &["x86_64-w64-mingw32-gcc"]) {
@@ -914,10 +929,20 @@ fn kernel_header_checks(pointer_bits: u32) -> String {
         );
     }
 
-    // NTSTATUS values of status.rs.
+    // NTSTATUS values of status.rs. KMDF's own statuses (STATUS_WDF_*) are in the WDK's
+    // wdfstatus.h, which mingw-w64 does not ship: they are checked against its layout instead
+    // (severity error, FACILITY_DRIVER_FRAMEWORK 0x20).
     for name in status_names() {
         let status = NtStatus::from_name(&name).unwrap_or_else(|| panic!("NtStatus::from_name({name})"));
         assert_eq!(status.name(), Some(format!("STATUS_{name}").as_str()));
+        if name.starts_with("WDF_") {
+            assert_eq!(
+                status.as_u32() & 0xFFFF_0000,
+                0xC020_0000,
+                "STATUS_{name}: wdfstatus.h's facility and severity"
+            );
+            continue;
+        }
         check(&mut c, format!("(ULONG)STATUS_{name} == 0x{:08X}u", status.as_u32()), format!("STATUS_{name}"));
     }
 
@@ -1125,6 +1150,67 @@ fn build_rs_compiles_the_sources_these_tests_check() {
         logbridge_core::identity::MOF_RESOURCE_NAME,
         resources::BINARY_MOF
     )));
+}
+
+#[test]
+fn build_rs_runs_mofcomp_with_the_wmi_switch() {
+    // Microsoft (mofcomp): "A driver must either use the WMI switch or run Wmimofck to validate the MOF."
+    let args = resources::mofcomp_args(Path::new("out/logbridge.bmf"), Path::new("inf/logbridge.mof"));
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    assert_eq!(args, ["-WMI", "-B:out/logbridge.bmf", "inf/logbridge.mof"]);
+    let build = fs::read_to_string(workspace_root().join("build.rs")).unwrap();
+    let code: String = build.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    assert!(code.contains("mofcomp.args(resources::mofcomp_args("), "build.rs runs mofcomp with mofcomp_args");
+    assert!(!code.contains("\"-B:\""), "build.rs builds mofcomp's arguments itself");
+}
+
+#[test]
+fn build_rs_reads_the_ids_back_from_mcs_header() {
+    let args = resources::mc_args(Path::new("out"), Path::new("inf/logbridge.mc"));
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    assert_eq!(args, ["-c", "-U", "-h", "out", "-r", "out", "inf/logbridge.mc"]);
+    let build = fs::read_to_string(workspace_root().join("build.rs")).unwrap();
+    let code: String = build.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    for needle in [
+        "mc.args(resources::mc_args(",
+        "out.join(resources::MESSAGE_HEADER)",
+        "messages::MESSAGES.iter()",
+        "resources::check_message_ids(&header, &expected)?",
+        "#[path = \"crates/logbridge-core/src/messages.rs\"]",
+    ] {
+        assert!(code.contains(needle), "build.rs lacks `{needle}`");
+    }
+    // The check comes between mc and rc (a wrong id must stop the build before linking).
+    let check = code.find("check_message_ids").unwrap();
+    assert!(code.find("run(mc)").unwrap() < check && check < code.find("run(rc)").unwrap());
+}
+
+#[test]
+fn the_header_parser_reads_mc_exe_and_windmc_headers() {
+    // mc.exe (MessageIdTypedef=NTSTATUS): `#define NAME ((NTSTATUS)0x...L)`, with its comment block.
+    let mc_exe = "//\r\n//  Values are 32 bit values laid out as follows:\r\n//\r\n                  #define FACILITY_IO_ERROR_CODE           0x4\r\n                  #define STATUS_SEVERITY_WARNING          0x2\r\n                  #define LOGBRIDGE_WRITE                  ((NTSTATUS)0x60040001L)\r\n                  #define LOGBRIDGE_ENTRIES_SUPPRESSED     ((NTSTATUS)0xA0040002L)\r\n                  #define LOGBRIDGE_PARAMETER_DEFAULTED    ((NTSTATUS)0xA0040003L)\r\n                  #define _LOGBRIDGE_MC_\r\n";
+    let ids = resources::header_message_ids(mc_exe).unwrap();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids["LOGBRIDGE_ENTRIES_SUPPRESSED"], 0xA004_0002);
+    resources::check_message_ids(mc_exe, &expected_ids()).unwrap();
+    // GNU windmc: `#define NAME (NTSTATUS) 0x...`.
+    let windmc = "#define LOGBRIDGE_WRITE (NTSTATUS) 0x60040001\n                  #define LOGBRIDGE_ENTRIES_SUPPRESSED (NTSTATUS) 0xa0040002\n                  #define LOGBRIDGE_PARAMETER_DEFAULTED (NTSTATUS) 0xa0040003\n";
+    resources::check_message_ids(windmc, &expected_ids()).unwrap();
+
+    // Every difference is named.
+    let wrong = mc_exe.replace("0x60040001L", "0x40040001L").replace("0xA0040003L", "0xA0040004L");
+    let error = resources::check_message_ids(&wrong, &expected_ids()).unwrap_err();
+    assert!(
+        error.contains("LOGBRIDGE_WRITE is 0x40040001, the driver logs 0x60040001 (they differ in the customer bit")
+    );
+    assert!(error.contains("LOGBRIDGE_PARAMETER_DEFAULTED is 0xA0040004"), "{error}");
+    let missing = mc_exe.replace("#define LOGBRIDGE_WRITE ", "#define LOGBRIDGE_WROTE ");
+    let error = resources::check_message_ids(&missing, &expected_ids()).unwrap_err();
+    assert!(error.contains("LOGBRIDGE_WRITE is missing") && error.contains("LOGBRIDGE_WROTE is not a message"));
+    assert!(resources::header_message_ids("#define A ((NTSTATUS)0xZZL)\n").unwrap_err().contains("cannot read"));
+    let twice = "#define A ((NTSTATUS)0x1L)\n#define A ((NTSTATUS)0x2L)\n";
+    assert!(resources::header_message_ids(twice).unwrap_err().contains("defined twice"));
+    assert!(resources::header_message_ids("#define X 0x4\n").unwrap_err().contains("no (NTSTATUS)"));
 }
 
 #[test]

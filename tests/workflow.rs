@@ -6,15 +6,19 @@
 //! * it parses (the parser's message names the line and column of a syntax slip);
 //! * it runs on push and pull_request, with a read-only token;
 //! * every job runs on Windows; every step has `uses` or `run`, never both;
-//! * third-party actions are pinned (a 40-hex commit or a major tag), and the local
-//!   `./.github/actions/...` (windows-drivers-rs's composite actions) are used only after the step
-//!   that copies them in;
-//! * the WDK 10.0.x comes from NuGet with the inputs `install-wdk` defines; LLVM is 17.x;
+//! * every third-party action is pinned to a full 40-hex commit, with the version in a comment;
+//!   no step checks out another repository at a moving ref, and no local action is used that this
+//!   repository does not contain (windows-drivers-rs's setup actions once came from its `main`);
+//! * every tool comes at a pinned version: LLVM 17.x from Chocolatey (checked, and exported as
+//!   LIBCLANG_PATH), the WDK and SDK NuGet packages at one exact 10.0.x.y (exported as
+//!   WDKContentRoot and friends), cargo-make with `--locked --version`;
 //! * `cargo make --locked` builds the matrix profile, with RUSTFLAGS cleared before it in the same
 //!   step;
-//! * the package check names the four package files and the upload takes
-//!   `target/<debug|release>/logbridge_package` of each profile;
-//! * the workspace tests and clippy run.
+//! * the package check names the four package files and logbridge-ctl.exe (which `cargo make`
+//!   puts in) and runs the app; the upload takes `target/<debug|release>/logbridge_package` of
+//!   each profile;
+//! * the workspace tests run with the fixed `PROPTEST_RNG_SEED` of `scripts/test.sh`, and clippy
+//!   runs; proptest's regression files are in the repository.
 
 // Test code may panic, index and do plain arithmetic.
 #![allow(
@@ -32,11 +36,13 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 const WORKFLOW_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.github/workflows/windows.yml");
 
-/// The inputs of windows-drivers-rs's `.github/actions/install-wdk/action.yaml`.
-const INSTALL_WDK_INPUTS: [&str; 4] = ["version", "source", "host", "target"];
+/// The files the cargo-make flow puts into the package folder that the workflow must check
+/// (Makefile.toml adds logbridge-ctl.exe to wdk-build's four).
+const PACKAGE_FILES: [&str; 5] =
+    ["logbridge.sys", "logbridge.inf", "logbridge.cat", "logbridge.pdb", "logbridge-ctl.exe"];
 
-/// The files the cargo-make flow puts into the package folder that the workflow must check.
-const PACKAGE_FILES: [&str; 4] = ["logbridge.sys", "logbridge.inf", "logbridge.cat", "logbridge.pdb"];
+/// The environment variables wdk-build reads to find a WDK that is not installed (NuGet).
+const WDK_ENV: [&str; 5] = ["WDKContentRoot", "WDKBinRoot", "WDKToolRoot", "WindowsSdkBinPath", "Version_Number"];
 
 /// Parses a workflow: exactly one YAML document whose root is a mapping. The error carries the
 /// parser's message (with line and column) so that a syntax slip is easy to find.
@@ -284,57 +290,61 @@ fn every_step_has_uses_or_run_but_not_both() {
     }
 }
 
+/// Why a `uses:` reference is not acceptable, if it is not: a third-party action must be pinned to
+/// a full commit (a tag or a branch can move under the workflow), a local action must exist here.
+fn uses_problem(uses: &str) -> Option<String> {
+    if let Some(local) = uses.strip_prefix("./") {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(local);
+        let defined = ["action.yml", "action.yaml"].iter().any(|name| path.join(name).is_file());
+        return (!defined).then(|| format!("{uses}: no such action in this repository"));
+    }
+    if uses.starts_with("docker://") {
+        return Some(format!("{uses}: a docker action"));
+    }
+    let Some((action, reference)) = uses.split_once('@') else {
+        return Some(format!("{uses} has no @ref"));
+    };
+    if action.split('/').count() < 2 || action.split('/').any(str::is_empty) {
+        return Some(format!("{uses} is not owner/repo[/path]@ref"));
+    }
+    (!is_full_sha(reference)).then(|| format!("{uses} is not pinned to a full 40-hex commit SHA"))
+}
+
+fn is_full_sha(reference: &str) -> bool {
+    reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[test]
-fn third_party_actions_are_pinned_and_local_actions_are_copied_in_first() {
+fn pin_rule_accepts_only_full_commits() {
+    assert_eq!(uses_problem("actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803"), None);
+    assert_eq!(uses_problem("owner/repo/path@d23441a48e516b6c34aea4fa41551a30e30af803"), None);
+    for moving in ["actions/checkout@v4", "actions/checkout@main", "actions/checkout@d23441a", "actions/checkout"] {
+        assert!(uses_problem(moving).is_some(), "{moving} must be refused");
+    }
+    assert!(uses_problem("./.github/actions/install-wdk").is_some(), "a local action that is not here");
+    assert!(uses_problem("docker://alpine:3").is_some());
+}
+
+#[test]
+fn every_action_is_pinned_to_a_commit_and_nothing_is_fetched_from_a_branch() {
     let root = workflow();
     for (job_name, job) in jobs(&root) {
-        let steps = steps(job);
-        // The sparse checkout of windows-drivers-rs's actions, then the step that copies them in.
-        let fetch = steps.iter().position(|s| {
-            uses_of(s).is_some_and(|u| u.starts_with("actions/checkout@"))
-                && s["with"]["repository"].as_str() == Some("microsoft/windows-drivers-rs")
-                && s["with"]["sparse-checkout"].as_str().is_some_and(|p| p.contains(".github/actions"))
-        });
-        let copy = steps.iter().position(|s| {
-            run_of(s).is_some_and(|r| {
-                let r = r.replace('\\', "/");
-                (r.contains("Copy-Item") || r.contains("cp ")) && r.contains("windows-drivers-rs/.github/actions")
-            })
-        });
-
-        for (index, step) in steps.iter().enumerate() {
+        for (index, step) in steps(job).iter().enumerate() {
             let Some(uses) = uses_of(step) else { continue };
             let label = step_label(step, index);
-            if let Some(local) = uses.strip_prefix("./") {
-                assert!(
-                    local.starts_with(".github/actions/"),
-                    "job {job_name}, {label}: unexpected local action {uses}"
-                );
-                let fetch = fetch.unwrap_or_else(|| {
-                    panic!("job {job_name}, {label} uses {uses}, but no step checks out windows-drivers-rs's actions")
-                });
-                let copy = copy.unwrap_or_else(|| {
-                    panic!("job {job_name}, {label} uses {uses}, but no step copies windows-drivers-rs's actions in")
-                });
-                assert!(fetch < copy, "job {job_name}: the actions are copied before they are checked out");
-                assert!(copy < index, "job {job_name}, {label} uses {uses} before the step that copies it in");
-                continue;
+            if let Some(problem) = uses_problem(uses) {
+                panic!("job {job_name}, {label}: {problem}");
             }
-            assert!(!uses.starts_with("docker://"), "job {job_name}, {label}: docker action {uses}");
-            let (action, reference) =
-                uses.split_once('@').unwrap_or_else(|| panic!("job {job_name}, {label}: {uses} has no @ref"));
-            assert!(
-                action.split('/').count() >= 2 && action.split('/').all(|part| !part.is_empty()),
-                "job {job_name}, {label}: {uses} is not owner/repo[/path]@ref"
-            );
-            let full_sha = reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit());
-            let major_tag = reference
-                .strip_prefix('v')
-                .is_some_and(|major| !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()));
-            assert!(
-                full_sha || major_tag,
-                "job {job_name}, {label}: {uses} is not pinned to a full commit SHA or a major tag (v<N>)"
-            );
+            // A checkout of another repository (as windows-drivers-rs's setup actions once were,
+            // from `main`) must name a commit too.
+            if uses.starts_with("actions/checkout@") && !step["with"]["repository"].is_badvalue() {
+                let reference = step["with"]["ref"].as_str().unwrap_or_default();
+                assert!(
+                    is_full_sha(reference),
+                    "job {job_name}, {label} checks out {:?} at {reference:?}, not at a commit",
+                    step["with"]["repository"]
+                );
+            }
         }
     }
 
@@ -343,42 +353,66 @@ fn third_party_actions_are_pinned_and_local_actions_are_copied_in_first() {
     for line in workflow_text().lines() {
         let Some((_, uses)) = line.split_once("uses:") else { continue };
         let reference = uses.trim().split_once('@').map_or("", |(_, r)| r);
-        if reference.len() >= 40 && reference[..40].bytes().all(|b| b.is_ascii_hexdigit()) {
+        if reference.len() >= 40 && is_full_sha(&reference[..40]) {
             assert!(line.contains(" # "), "a commit pin without a version comment: {line:?}");
         }
     }
 }
 
+/// The job's `env` value of `name`.
+fn job_env(job: &Yaml, name: &str) -> String {
+    scalar(&job["env"][name]).unwrap_or_else(|| panic!("the driver job's env has no {name}"))
+}
+
 #[test]
-fn wdk_comes_from_nuget_10_0_and_llvm_is_17() {
+fn every_tool_comes_at_a_pinned_version() {
     let root = workflow();
     let (_, job) = driver_job(&root);
     let steps = steps(job);
 
-    let (_, wdk) = step_using(steps, |u| u.ends_with("/install-wdk"), "install-wdk");
-    let with = wdk["with"].as_hash().expect("install-wdk has `with` inputs");
-    for key in with.keys() {
-        let key = str_of(key, "an input name");
-        assert!(INSTALL_WDK_INPUTS.contains(&key), "install-wdk has no input {key:?}; it takes {INSTALL_WDK_INPUTS:?}");
-    }
-    assert_eq!(wdk["with"]["source"].as_str(), Some("nuget"), "the WDK should come from NuGet");
-    let version = scalar(&wdk["with"]["version"]).expect("install-wdk has a version");
+    // The WDK: the NuGet packages at one exact version 10.0.<build>.<qfe>.
+    let version = job_env(job, "WDK_NUGET_VERSION");
     let parts: Vec<&str> = version.split('.').collect();
     assert!(
-        (3..=4).contains(&parts.len())
+        parts.len() == 4
             && parts[..2] == ["10", "0"]
-            && parts[2..].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
-        "the WDK version should be 10.0.<build>[.<qfe>], found {version:?}"
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+        "WDK_NUGET_VERSION should be an exact 10.0.<build>.<qfe>, found {version:?}"
     );
-    for arch in ["host", "target"] {
-        if let Some(value) = scalar(&wdk["with"][arch]) {
-            assert!(["x64", "ARM64", "amd64", "arm64"].contains(&value.as_str()), "install-wdk {arch}: {value:?}");
-        }
+    let (wdk_index, wdk) = step_running(steps, |r| r.contains("nuget install"), "`nuget install`");
+    let run = run_of(wdk).unwrap();
+    assert!(run.contains("nuget install $package -Version $env:WDK_NUGET_VERSION"), "{run}");
+    for package in ["'Microsoft.Windows.WDK.x64'", "'Microsoft.Windows.SDK.CPP'", "'Microsoft.Windows.SDK.CPP.x64'"] {
+        assert!(run.contains(package), "the WDK step does not install {package}");
     }
+    for name in WDK_ENV {
+        assert!(
+            run.contains(&format!("{name} ")) || run.contains(&format!("{name}=")),
+            "the WDK step does not export {name}"
+        );
+    }
+    assert!(run.contains("$env:GITHUB_ENV"), "the WDK paths must reach the later steps (GITHUB_ENV)");
 
-    let (_, llvm) = step_using(steps, |u| u.ends_with("/install-llvm"), "install-llvm");
-    let version = scalar(&llvm["with"]["version"]).expect("install-llvm has a version");
-    assert!(version == "17" || version.starts_with("17."), "LLVM should be 17.x, found {version:?}");
+    // LLVM 17.x, checked after the install and exported for bindgen.
+    let llvm_version = job_env(job, "LLVM_VERSION");
+    assert!(llvm_version.starts_with("17.") && llvm_version.split('.').count() == 3, "LLVM 17.x.y: {llvm_version:?}");
+    let (llvm_index, llvm) = step_running(steps, |r| r.contains("choco install llvm"), "`choco install llvm`");
+    let run = run_of(llvm).unwrap();
+    assert!(run.contains("--version $env:LLVM_VERSION") && run.contains("--allow-downgrade"), "{run}");
+    assert!(run.contains("'clang.exe') --version") && run.contains("exit 1"), "the version is checked: {run}");
+    assert!(run.contains("LIBCLANG_PATH=") && run.contains("$env:GITHUB_PATH"), "{run}");
+
+    // cargo-make, locked at a version.
+    let cargo_make_version = job_env(job, "CARGO_MAKE_VERSION");
+    assert_eq!(cargo_make_version.split('.').count(), 3, "CARGO_MAKE_VERSION {cargo_make_version:?}");
+    let (tool_index, tool) =
+        step_running(steps, |r| r.contains("cargo install cargo-make"), "`cargo install cargo-make`");
+    let run = run_of(tool).unwrap();
+    assert!(run.contains("--locked") && run.contains("--version $env:CARGO_MAKE_VERSION"), "{run}");
+
+    // All of them before the build.
+    let (make, _) = step_running(steps, |r| r.contains("cargo make"), "`cargo make`");
+    assert!(wdk_index < make && llvm_index < make && tool_index < make, "a tool is installed after `cargo make`");
 
     let (_, rust) = step_using(steps, |u| u.starts_with("dtolnay/rust-toolchain@"), "dtolnay/rust-toolchain");
     assert_eq!(rust["with"]["toolchain"].as_str(), Some("stable"), "cargo make runs +stable");
@@ -446,23 +480,55 @@ fn package_is_checked_then_uploaded_from_target_logbridge_package() {
 }
 
 #[test]
-fn logbridge_ctl_is_built_into_the_package_before_the_upload() {
+fn the_package_check_runs_the_logbridge_ctl_that_cargo_make_put_in() {
     let root = workflow();
     let (_, job) = driver_job(&root);
     let steps = steps(job);
-    let (check, _) = step_running(steps, |r| PACKAGE_FILES.iter().all(|f| r.contains(f)), "the package check");
-    let (build, build_step) =
-        step_running(steps, |r| r.contains("cargo build -p logbridge-ctl"), "`cargo build -p logbridge-ctl`");
+    let (check, check_step) = step_running(steps, |r| PACKAGE_FILES.iter().all(|f| r.contains(f)), "the package check");
+    let run = run_of(check_step).unwrap();
+    assert!(run.contains("'logbridge-ctl.exe') --version"), "the check runs the app: {run}");
+    // Built by the cargo-make flow (Makefile.toml) with the driver's profile, not a second time here.
+    assert!(
+        steps.iter().filter_map(run_of).all(|r| !r.contains("cargo build -p logbridge-ctl")),
+        "logbridge-ctl is built by `cargo make`"
+    );
     let (upload, _) = step_using(steps, |u| u.starts_with("actions/upload-artifact@"), "actions/upload-artifact");
-    assert!(check < build && build < upload, "the app is built after the package check and before the upload");
-    let run = run_of(build_step).unwrap();
-    assert!(run.contains("--locked") && run.contains("--profile ${{ matrix.profile }}"), "{run}");
-    for combination in matrix_combinations(job) {
-        let expanded = expand_matrix(run, &combination).replace('\\', "/");
-        let dir = profile_dir(&combination["profile"]);
-        // `install` finds logbridge.inf next to the exe: the exe must land in the package folder.
-        assert!(expanded.contains(&format!("target/{dir}/logbridge-ctl.exe")), "{expanded}");
-        assert!(expanded.contains(&format!("target/{dir}/logbridge_package/")), "{expanded}");
+    assert!(check < upload);
+}
+
+/// The seed `scripts/test.sh` exports when the caller sets none.
+fn test_script_seed() -> Option<String> {
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test.sh")).unwrap();
+    let line = script.lines().find(|l| l.starts_with("export PROPTEST_RNG_SEED="))?;
+    let default = line.split(":-").nth(1)?.split('}').next()?;
+    Some(default.to_owned())
+}
+
+#[test]
+fn property_tests_are_reproducible_in_ci() {
+    // scripts/test.sh (what .ci/run runs) fixes the seed before any cargo command, unless the caller
+    // chose one; proptest 1.x reads PROPTEST_RNG_SEED as a u64.
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test.sh")).unwrap();
+    let export = script.lines().position(|l| l.starts_with("export PROPTEST_RNG_SEED=\"${PROPTEST_RNG_SEED:-"));
+    let first_cargo = script.lines().position(|l| l.trim_start().starts_with("cargo ") || l.contains("bash scripts/"));
+    let (Some(export), Some(first_cargo)) = (export, first_cargo) else {
+        panic!("scripts/test.sh must export PROPTEST_RNG_SEED=\"${{PROPTEST_RNG_SEED:-<seed>}}\" before running cargo");
+    };
+    assert!(export < first_cargo, "the seed is exported after the first cargo command");
+    let seed = test_script_seed().unwrap();
+    assert!(seed.parse::<u64>().is_ok(), "the default seed {seed:?} is not a u64");
+
+    // The saved failures replay first whatever the seed; they must be in the repository.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let regressions = root.join("crates/logbridge-core/proptest-regressions/text.txt");
+    let text = std::fs::read_to_string(&regressions).unwrap();
+    assert!(text.lines().filter(|l| l.starts_with("cc ")).count() >= 2, "{text}");
+    let gitignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    for pattern in gitignore.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        assert!(
+            !(pattern.contains("proptest") || pattern == "*.txt" || pattern.ends_with("regressions")),
+            ".gitignore pattern {pattern:?} would hide proptest's regression files"
+        );
     }
 }
 
@@ -481,6 +547,9 @@ fn workspace_tests_and_clippy_run() {
     for argument in ["--workspace", "--locked"] {
         assert!(command(tests).contains(argument), "`{}` lacks {argument}", command(tests).trim());
     }
+    // Reproducible property tests: the seed scripts/test.sh uses.
+    let seed = scalar(&steps[tests]["env"]["PROPTEST_RNG_SEED"]).expect("the test step sets PROPTEST_RNG_SEED");
+    assert_eq!(Some(seed), test_script_seed(), "the workflow and scripts/test.sh use the same seed");
 
     let (clippy, _) = step_running(steps, |r| r.contains("cargo clippy"), "`cargo clippy`");
     let clippy = command(clippy);

@@ -36,8 +36,31 @@ pub const ERROR_NO_MORE_ITEMS: u32 = 259;
 pub const ERROR_REVISION_MISMATCH: u32 = 1306;
 /// `ERROR_INVALID_FUNCTION` (`STATUS_INVALID_DEVICE_REQUEST`: an IOCTL this driver does not know).
 pub const ERROR_INVALID_FUNCTION: u32 = 1;
-/// `TRUST_E_NOSIGNATURE` as a Win32 code: the package is not signed in a way Windows accepts.
+/// `TRUST_E_NOSIGNATURE`: no signature was found (an HRESULT of its own, not `0x8007xxxx`).
 pub const TRUST_E_NOSIGNATURE: u32 = 0x800B_0100;
+/// `TRUST_E_SUBJECT_NOT_TRUSTED`: the subject is not trusted for the action.
+pub const TRUST_E_SUBJECT_NOT_TRUSTED: u32 = 0x800B_0004;
+/// `TRUST_E_EXPLICIT_DISTRUST`: the certificate is explicitly distrusted.
+pub const TRUST_E_EXPLICIT_DISTRUST: u32 = 0x800B_0111;
+/// `TRUST_E_BAD_DIGEST`: the file does not match its signature (changed after signing).
+pub const TRUST_E_BAD_DIGEST: u32 = 0x8009_6010;
+/// `CERT_E_UNTRUSTEDROOT`: the chain ends in a root certificate that is not trusted.
+pub const CERT_E_UNTRUSTEDROOT: u32 = 0x800B_0109;
+/// `CERT_E_CHAINING`: no chain to a trusted root could be built.
+pub const CERT_E_CHAINING: u32 = 0x800B_010A;
+/// `CERT_E_UNTRUSTEDTESTROOT`: the root is a test root and the policy does not trust test roots.
+pub const CERT_E_UNTRUSTEDTESTROOT: u32 = 0x800B_010D;
+/// `CERT_E_EXPIRED`: a certificate of the chain has expired.
+pub const CERT_E_EXPIRED: u32 = 0x800B_0101;
+/// `ERROR_NO_CATALOG_FOR_OEM_INF` (SetupAPI): the INF has no catalog, or a catalog that does not
+/// cover it ("The third-party INF does not contain digital signature information").
+pub const ERROR_NO_CATALOG_FOR_OEM_INF: u32 = 0xE000_022F;
+/// `ERROR_AUTHENTICODE_TRUST_NOT_ESTABLISHED` (SetupAPI): the publisher is not yet trusted.
+pub const ERROR_AUTHENTICODE_TRUST_NOT_ESTABLISHED: u32 = 0xE000_0242;
+/// `ERROR_AUTHENTICODE_PUBLISHER_NOT_TRUSTED` (SetupAPI): the user declined to trust the publisher.
+pub const ERROR_AUTHENTICODE_PUBLISHER_NOT_TRUSTED: u32 = 0xE000_0243;
+/// `ERROR_AUTHENTICODE_DISALLOWED` (SetupAPI): the publisher's certificate is disallowed.
+pub const ERROR_AUTHENTICODE_DISALLOWED: u32 = 0xE000_0240;
 /// `ERROR_NO_SUCH_DEVINST`: the device node is gone (device removed while the app ran).
 pub const ERROR_NO_SUCH_DEVINST: u32 = 0xE000_020B;
 
@@ -46,9 +69,61 @@ pub const TEST_SIGNING_HELP: &str = "test signing is off, so Windows will not lo
      driver: run `bcdedit /set testsigning on` in an elevated prompt (Secure Boot must be off in the VM's \
      firmware settings), reboot, and run install again";
 
+/// What to do when Windows does not trust the test certificate the package is signed with.
+pub const IMPORT_CERTIFICATE_HELP: &str = "Windows does not trust the package's signature: import the test \
+     certificate into both stores, from the package directory in an elevated PowerShell: `Import-Certificate \
+     -FilePath .\\WDRLocalTestCert.cer -CertStoreLocation Cert:\\LocalMachine\\Root` and the same with \
+     `Cert:\\LocalMachine\\TrustedPublisher` (README, Try it on a test-signed VM, step 2)";
+
+/// What to do when the package carries no valid signature at all.
+pub const SIGNED_PACKAGE_HELP: &str = "the package is not signed, or was changed after signing: install \
+     the logbridge.inf of the signed package directory (logbridge_package, with logbridge.cat) that \
+     `cargo make` produced, not target\\<profile>\\logbridge.inf, and import its test certificate \
+     (README, Try it on a test-signed VM, step 2)";
+
+/// Why an install step failed on the package's signature, from the code it failed with: the raw
+/// HRESULT or SetupAPI code (`UpdateDriverForPlugAndPlayDevicesW`'s error, pnputil's exit code
+/// read as unsigned). These trust codes are HRESULTs of their own (`0x800Bxxxx`, `0x8009xxxx`) or
+/// SetupAPI codes (`0xE000xxxx`): [`win32_code_of`] does not reduce them, so they are matched
+/// whole. `None` for any other code.
+pub fn signature_help(code: u32) -> Option<&'static str> {
+    match code {
+        CERT_E_UNTRUSTEDROOT
+        | CERT_E_CHAINING
+        | CERT_E_UNTRUSTEDTESTROOT
+        | CERT_E_EXPIRED
+        | TRUST_E_SUBJECT_NOT_TRUSTED
+        | TRUST_E_EXPLICIT_DISTRUST
+        | ERROR_AUTHENTICODE_TRUST_NOT_ESTABLISHED
+        | ERROR_AUTHENTICODE_PUBLISHER_NOT_TRUSTED
+        | ERROR_AUTHENTICODE_DISALLOWED => Some(IMPORT_CERTIFICATE_HELP),
+        TRUST_E_NOSIGNATURE | TRUST_E_BAD_DIGEST | ERROR_NO_CATALOG_FOR_OEM_INF => Some(SIGNED_PACKAGE_HELP),
+        _ => None,
+    }
+}
+
+/// The same from pnputil's output when its exit code says nothing known: the text Windows prints
+/// for those codes (English).
+fn signature_help_from_text(output: &str) -> Option<&'static str> {
+    let text = output.to_ascii_lowercase();
+    let untrusted = ["not trusted", "trust provider", "root certificate", "publisher", "trust relationship"];
+    if untrusted.iter().any(|needle| text.contains(needle)) {
+        Some(IMPORT_CERTIFICATE_HELP)
+    } else if text.contains("digital signature") || (text.contains("hash") && text.contains("catalog")) {
+        Some(SIGNED_PACKAGE_HELP)
+    } else {
+        None
+    }
+}
+
 /// What an elevated prompt is, shown when the app is not elevated.
 pub const ELEVATION_HELP: &str =
     "needs an elevated prompt: right-click the terminal, choose Run as administrator, and run it again";
+
+/// The message for `command` run without elevation; `reason` says why it needs it.
+pub fn elevation_error(command: &str, reason: &str) -> String {
+    format!("{command} {ELEVATION_HELP} ({reason})")
+}
 
 /// True if `SystemStartOptions` (the boot options Windows started with, such as
 /// `" NOEXECUTE=OPTIN  TESTSIGNING  NOVGA"`) has test signing on.
@@ -93,15 +168,29 @@ pub enum PnputilOutcome {
     RebootRequired,
 }
 
-/// Interprets `pnputil`'s exit code; on failure the message carries pnputil's own output.
+/// Interprets `pnputil`'s exit code; on failure the message carries pnputil's own output, and for
+/// a signature Windows does not accept ([`signature_help`], by exit code or by pnputil's text)
+/// what to do about it.
 pub fn pnputil_outcome(args: &str, code: Option<i32>, output: &str) -> Result<PnputilOutcome, String> {
     let output = output.trim();
     match code {
         Some(0) => Ok(PnputilOutcome::Done),
         Some(ERROR_SUCCESS_REBOOT_REQUIRED) => Ok(PnputilOutcome::RebootRequired),
-        Some(code) => Err(format!("pnputil {args} failed with exit code {code}: {output}")),
+        Some(code) => {
+            let help = signature_help(code.cast_unsigned()).or_else(|| signature_help_from_text(output));
+            let hint = help.map(|help| format!("; {help}")).unwrap_or_default();
+            Err(format!("pnputil {args} failed with exit code {code} (0x{:08X}): {output}{hint}", code.cast_unsigned()))
+        }
         None => Err(format!("pnputil {args} was stopped before it finished")),
     }
+}
+
+/// The message for a failed `UpdateDriverForPlugAndPlayDevicesW` (its raw HRESULT and Windows'
+/// text), with [`signature_help`] when the signature is the problem.
+pub fn update_driver_error(hresult: i32, system_message: &str) -> String {
+    let code = hresult.cast_unsigned();
+    let hint = signature_help(code).map(|help| format!("; {help}")).unwrap_or_default();
+    format!("UpdateDriverForPlugAndPlayDevices failed: {} (0x{code:08X}){hint}", system_message.trim())
 }
 
 /// UTF-16LE bytes (a registry or device property buffer) as code units; an odd last byte is dropped.
@@ -243,8 +332,51 @@ mod tests {
             "  Failed to add driver package: The third-party INF does not contain digital signature information.\r\n",
         )
         .unwrap_err();
-        assert!(err.contains("-536870353") && err.contains("digital signature") && !err.ends_with('\n'), "{err}");
+        assert!(err.contains("-536870353") && err.contains("digital signature"), "{err}");
+        assert!(err.contains("0xE000022F") && err.ends_with(SIGNED_PACKAGE_HELP), "{err}");
         assert!(pnputil_outcome("x", None, "").is_err());
+    }
+
+    #[test]
+    fn signature_failures_say_what_to_do_on_both_paths() {
+        // The codes are whole HRESULTs, which win32_code_of does not reduce: they must be matched raw.
+        for code in [TRUST_E_NOSIGNATURE, CERT_E_UNTRUSTEDROOT, CERT_E_CHAINING, TRUST_E_SUBJECT_NOT_TRUSTED] {
+            assert_eq!(win32_code_of(code.cast_signed()), None, "0x{code:08X}");
+            assert!(signature_help(code).is_some(), "0x{code:08X}");
+        }
+        assert_eq!(signature_help(CERT_E_UNTRUSTEDROOT), Some(IMPORT_CERTIFICATE_HELP));
+        assert_eq!(signature_help(ERROR_AUTHENTICODE_TRUST_NOT_ESTABLISHED), Some(IMPORT_CERTIFICATE_HELP));
+        assert_eq!(signature_help(TRUST_E_NOSIGNATURE), Some(SIGNED_PACKAGE_HELP));
+        assert_eq!(signature_help(ERROR_NO_CATALOG_FOR_OEM_INF), Some(SIGNED_PACKAGE_HELP));
+        assert_eq!(signature_help(0x8007_0005), None);
+        assert!(IMPORT_CERTIFICATE_HELP.contains("Cert:\\LocalMachine\\Root"));
+        assert!(IMPORT_CERTIFICATE_HELP.contains("TrustedPublisher"));
+
+        // SetupAPI path: the raw HRESULT of UpdateDriverForPlugAndPlayDevicesW.
+        let message = update_driver_error(
+            CERT_E_UNTRUSTEDROOT.cast_signed(),
+            "A certificate chain processed, but terminated in a root certificate which is not trusted by the trust provider.\r\n",
+        );
+        assert!(message.contains("(0x800B0109); Windows does not trust the package's signature"), "{message}");
+        assert!(!update_driver_error(0x8007_0005_u32.cast_signed(), "Access is denied.").contains("certificate"));
+
+        // pnputil path: its exit code is the same HRESULT; the text helps when the code is unknown.
+        let err = pnputil_outcome(
+            "/add-driver x.inf",
+            Some(CERT_E_UNTRUSTEDROOT.cast_signed()),
+            "Failed to add driver package.",
+        )
+        .unwrap_err();
+        assert!(err.contains("0x800B0109") && err.contains("Import-Certificate"), "{err}");
+        let err = pnputil_outcome(
+            "/add-driver x.inf",
+            Some(1),
+            "Failed to add driver package: The publisher of an Authenticode(tm) signed catalog has not yet been established as trusted.",
+        )
+        .unwrap_err();
+        assert!(err.contains("Import-Certificate"), "{err}");
+        let err = pnputil_outcome("/add-driver x.inf", Some(5), "Access is denied.").unwrap_err();
+        assert!(!err.contains("certificate"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! failure it was ([`error`]). The program never panics on its input.
 
 pub mod decode;
+pub mod driver_status;
 pub mod error;
 pub mod eventlog;
 pub mod hex;

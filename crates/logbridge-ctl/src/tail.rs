@@ -20,6 +20,14 @@
 //! | `tail --follow` | `END`, wait | `CONTINUE`, wait | on Ctrl+C (the pending read is cancelled) |
 //! | `tail --follow --from-start` | `OLDEST`, wait | `CONTINUE`, wait | on Ctrl+C |
 //!
+//! Ctrl+C sets a stop flag and cancels the I/O pending on the handle (`CancelIoEx`). A Ctrl+C that
+//! lands after the loop checked the flag but before the `DeviceIoControl` was issued finds nothing
+//! to cancel, and the read it then issues would wait for the next write, maybe forever. So the
+//! flag is checked again once the read is pending ([`after_issue`]): set, the read is cancelled
+//! there and then. Whichever comes second, the handler's `CancelIoEx` or this check, sees the
+//! other's work (the flag is set before the handler cancels; the read is pending before the
+//! check).
+//!
 //! [`match_writes`] finds the records of this process's own writes, which is how `write` learns
 //! the sequence numbers the driver gave them and how `verify` checks the ring channel.
 
@@ -160,6 +168,28 @@ pub enum ReplyStatus {
     },
     /// `ERROR_INSUFFICIENT_BUFFER` (`STATUS_BUFFER_TOO_SMALL`): the header holds the size needed.
     BufferTooSmall,
+}
+
+/// What to do once an overlapped request has been issued (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterIssue {
+    /// It completed at once: collect the result.
+    Completed,
+    /// It is pending and no stop was asked for: wait for it (Ctrl+C will cancel it).
+    Wait,
+    /// It is pending and a stop was asked for before it was: cancel it, then wait for the
+    /// cancellation to complete it.
+    CancelThenWait,
+}
+
+/// The decision after issuing an overlapped request: `pending` if the call returned
+/// `ERROR_IO_PENDING`, `stop_requested` read after that.
+pub fn after_issue(pending: bool, stop_requested: bool) -> AfterIssue {
+    match (pending, stop_requested) {
+        (false, _) => AfterIssue::Completed,
+        (true, false) => AfterIssue::Wait,
+        (true, true) => AfterIssue::CancelThenWait,
+    }
 }
 
 /// The `READ_LOG` protocol of one handle (see the module documentation).
@@ -353,6 +383,55 @@ pub(crate) mod tests {
 
     const PID: u32 = 4242;
 
+    /// How one `tail --follow` read ends when Ctrl+C lands at `ctrl_c_at` (0: before the loop's
+    /// stop check, 1: between that check and the DeviceIoControl, 2: between the DeviceIoControl
+    /// returning ERROR_IO_PENDING and the re-check, 3: after the re-check, 4: while waiting), on a
+    /// device where no write ever arrives. `recheck`: whether the re-check after issuing is made.
+    /// The Ctrl+C handler sets the flag and then cancels whatever is pending on the handle.
+    fn follow_read_ends(ctrl_c_at: usize, recheck: bool) -> bool {
+        let mut stop = false;
+        let mut pending: Option<bool> = None; // Some(cancelled)
+        let ctrl_c = |stop: &mut bool, pending: &mut Option<bool>| {
+            *stop = true;
+            if let Some(cancelled) = pending.as_mut() {
+                *cancelled = true; // CancelIoEx(handle, NULL)
+            }
+        };
+        for step in 0..4 {
+            if step == ctrl_c_at {
+                ctrl_c(&mut stop, &mut pending);
+            }
+            match step {
+                0 if stop => return true,   // the loop's check: a clean end
+                1 => pending = Some(false), // DeviceIoControl: ERROR_IO_PENDING
+                2 if recheck && after_issue(pending.is_some(), stop) == AfterIssue::CancelThenWait => {
+                    pending = Some(true); // CancelIoEx(handle, &overlapped)
+                }
+                _ => {}
+            }
+        }
+        // GetOverlappedResult(wait): returns once the read is cancelled. Ctrl+C now cancels it if it
+        // has not come yet; if it came already and cancelled nothing, the wait never ends.
+        if ctrl_c_at == 4 {
+            ctrl_c(&mut stop, &mut pending);
+        }
+        pending == Some(true) && stop
+    }
+
+    #[test]
+    fn ctrl_c_anywhere_ends_a_follow_read() {
+        assert_eq!(after_issue(false, true), AfterIssue::Completed);
+        assert_eq!(after_issue(true, false), AfterIssue::Wait);
+        assert_eq!(after_issue(true, true), AfterIssue::CancelThenWait);
+        for at in 0..=4 {
+            assert!(follow_read_ends(at, true), "Ctrl+C at point {at} was lost");
+        }
+        // Without the re-check, a Ctrl+C between the stop check and the DeviceIoControl is lost
+        // (the race this guards against); everywhere else it was already handled.
+        assert!(!follow_read_ends(1, false));
+        assert!([0, 2, 3, 4].iter().all(|&at| follow_read_ends(at, false)));
+    }
+
     /// Drives `session` against the model driver the way the Windows layer drives the real one:
     /// `DeviceIoControl(READ_LOG)` with the session's request and buffer size, until it finishes.
     /// A read that pends ends the loop (the model has nothing more to give).
@@ -442,17 +521,21 @@ pub(crate) mod tests {
 
     #[test]
     fn a_record_larger_than_the_buffer_grows_it() {
+        const MAX_WRITE: usize = logbridge_core::device::MAX_WRITE_SIZE_LIMIT as usize;
         let device = ModelDevice::create(
             logbridge_model::ModelKernel::new(Default::default()),
             DeviceOptions {
                 ring_size: 1 << 20,
-                config: logbridge_core::device::Config { max_write_size: 256 << 10, ..Default::default() },
+                config: logbridge_core::device::Config { max_write_size: MAX_WRITE, ..Default::default() },
                 ..DeviceOptions::default()
             },
         )
         .unwrap();
         let writer = device.open(3);
-        let big = vec![0xA5u8; INITIAL_BUFFER_SIZE * 3];
+        // The largest write the driver takes: its record (with the header) does not fit a buffer of
+        // the initial size next to the response header.
+        let big = vec![0xA5u8; MAX_WRITE];
+        assert!(READ_LOG_RESPONSE_SIZE + record::RECORD_HEADER_SIZE + big.len() > INITIAL_BUFFER_SIZE);
         assert!(device.write(writer, b"small", PID).status.is_success());
         assert!(device.write(writer, &big, PID).status.is_success());
         let mut session = ReadLogSession::new(false, true);

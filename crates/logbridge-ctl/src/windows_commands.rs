@@ -66,7 +66,34 @@ impl WindowsCommand {
             WindowsCommand::Verify(_) => "verify",
         }
     }
+
+    /// Why the command needs an elevated prompt, if it checks for one before doing anything (exit
+    /// status 6 without it). The commands that only open the device need no check of their own:
+    /// the device admits only SYSTEM and Administrators, and the open says so.
+    pub fn elevation_reason(&self) -> Option<&'static str> {
+        match self {
+            WindowsCommand::Install(_) | WindowsCommand::Uninstall => {
+                Some("it adds or removes a driver package and a device node")
+            }
+            WindowsCommand::Wmi(_) => Some(WMI_ELEVATION_REASON),
+            WindowsCommand::Verify(_) => Some(
+                "it opens the device and subscribes to LogBridge's WMI events, which \
+                 only Administrators and SYSTEM may receive",
+            ),
+            WindowsCommand::Write(_)
+            | WindowsCommand::Tail(_)
+            | WindowsCommand::Events(_)
+            | WindowsCommand::Stats
+            | WindowsCommand::Clear
+            | WindowsCommand::Stress(_) => None,
+        }
+    }
 }
+
+/// Why `wmi` needs elevation: Windows gives a driver's WMI GUIDs a default security that lets only
+/// Administrators and SYSTEM receive their events, and the INF sets no other.
+pub const WMI_ELEVATION_REASON: &str = "LogBridge's WMI events are delivered only to Administrators and SYSTEM: \
+     Windows secures a driver's WMI GUIDs so by default";
 
 /// Arguments of `install`.
 #[derive(Args, Debug, Clone)]
@@ -267,6 +294,29 @@ mod tests {
         let missing = dir.path().join("missing");
         let err = payloads_of(&write_args(&["--file", missing.to_str().unwrap()]), no_stdin).unwrap_err();
         assert!(matches!(err, CtlError::BadInput(_)));
+    }
+
+    #[test]
+    fn wmi_and_verify_check_elevation_first() {
+        let command = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().command {
+            crate::Command::Windows(command) => command,
+            other => panic!("{other:?}"),
+        };
+        for argv in [
+            &["logbridge-ctl", "wmi"][..],
+            &["logbridge-ctl", "wmi", "--follow"],
+            &["logbridge-ctl", "verify"],
+            &["logbridge-ctl", "install"],
+            &["logbridge-ctl", "uninstall"],
+        ] {
+            assert!(command(argv).elevation_reason().is_some(), "{argv:?}");
+        }
+        assert!(command(&["logbridge-ctl", "wmi"]).elevation_reason().unwrap().contains("WMI"));
+        assert!(command(&["logbridge-ctl", "verify"]).elevation_reason().unwrap().contains("WMI"));
+        assert_eq!(command(&["logbridge-ctl", "stats"]).elevation_reason(), None);
+        let message = crate::install::elevation_error("wmi", WMI_ELEVATION_REASON);
+        assert!(message.starts_with("wmi needs an elevated prompt") && message.contains("Administrators"), "{message}");
+        assert_eq!(crate::CtlError::NotReady(message).exit_status().code(), 6);
     }
 
     #[test]

@@ -61,6 +61,52 @@ const PAYLOAD: &str = "Payload";
 /// How many payload bytes [`WmiWriteEvent::to_line`] shows at most.
 pub const LINE_PAYLOAD_BYTES: usize = 64;
 
+/// What the WMI subscription thread reports to the command that waits for events.
+#[derive(Debug, PartialEq)]
+pub enum WmiMessage {
+    /// The notification query is registered: events from now on arrive.
+    Subscribed,
+    /// One event, decoded (or why it did not decode).
+    Event(Result<WmiWriteEvent, String>),
+    /// The subscription failed; nothing more comes.
+    Failed(String),
+}
+
+/// Forwards the items of a WMI event enumerator to `send` until the enumerator fails or ends, or
+/// `send` says the receiver is gone (returns false).
+///
+/// An item the enumerator delivers is an event: `decode` turns it into a [`WmiWriteEvent`] or says
+/// why it could not, and the subscription goes on (one malformed event is not the end). An error
+/// from the enumerator itself is not an event: it means the subscription is broken (the WMI
+/// service stopped, the connection was lost, the query was cancelled), and the `wmi` crate's
+/// iterator then yields the same error forever. So the first error ends the subscription with one
+/// [`WmiMessage::Failed`] instead of a stream of bad events. An enumerator that ends is reported
+/// the same way.
+pub fn pump_events<O, E: std::fmt::Display>(
+    events: impl IntoIterator<Item = Result<O, E>>,
+    mut decode: impl FnMut(O) -> Result<WmiWriteEvent, String>,
+    mut send: impl FnMut(WmiMessage) -> bool,
+) {
+    for item in events {
+        let message = match item {
+            Ok(object) => WmiMessage::Event(decode(object)),
+            Err(e) => {
+                let _ = send(WmiMessage::Failed(format!(
+                    "the WMI event subscription ({EVENT_QUERY} in {NAMESPACE}) failed: {e}; no more events \
+                     will arrive (is the Windows Management Instrumentation service running?)"
+                )));
+                return;
+            }
+        };
+        if !send(message) {
+            return;
+        }
+    }
+    let _ = send(WmiMessage::Failed(format!(
+        "the WMI event subscription ({EVENT_QUERY} in {NAMESPACE}) ended: WMI delivers no more events"
+    )));
+}
+
 /// The last second humantime can format (the end of year 9999), as seconds since 1970.
 const LAST_FORMATTABLE_SECOND: u64 = 253_402_300_799;
 
@@ -320,6 +366,45 @@ mod tests {
     const INSTANCE: &str = "ROOT\\LOGBRIDGE\\0000_0";
     /// 2023-11-14T22:13:20Z.
     const T_1_700_000_000: u64 = 133_444_736_000_000_000;
+
+    #[test]
+    fn an_enumerator_error_ends_the_subscription_once() {
+        // The wmi crate's iterator keeps yielding the error of a broken enumerator: the pump must
+        // stop at the first one, not turn each into a bad event.
+        let consumed = std::cell::Cell::new(0);
+        let good = fire(7, T_1_700_000_000, 42, b"hi");
+        let items = [Ok(good.clone()), Ok(WmiWriteEvent { sequence: 0, ..good.clone() })]
+            .into_iter()
+            .chain(std::iter::repeat_with(|| Err("0x800706BA: The RPC server is unavailable.")))
+            .inspect(|_| consumed.set(consumed.get() + 1));
+        let mut sent = Vec::new();
+        // A stand-in for decode_properties: sequence 0 plays a malformed event.
+        let decode =
+            |event: WmiWriteEvent| if event.sequence == 0 { Err("PayloadLength".to_owned()) } else { Ok(event) };
+        pump_events(items, decode, |message| {
+            sent.push(message);
+            true
+        });
+        assert_eq!(consumed.get(), 3, "the pump read past the first error");
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[0], WmiMessage::Event(Ok(good)));
+        assert_eq!(sent[1], WmiMessage::Event(Err("PayloadLength".to_owned())), "a bad event does not end it");
+        let WmiMessage::Failed(reason) = &sent[2] else { panic!("{:?}", sent[2]) };
+        assert!(reason.contains("RPC server is unavailable") && reason.contains("no more events"), "{reason}");
+
+        // An enumerator that ends says so; a receiver that is gone stops the pump at once.
+        let mut sent = Vec::new();
+        pump_events(std::iter::empty::<Result<WmiWriteEvent, &str>>(), Ok, |m| {
+            sent.push(m);
+            true
+        });
+        assert!(matches!(&sent[..], [WmiMessage::Failed(r)] if r.contains("ended")));
+        let consumed = std::cell::Cell::new(0);
+        let endless =
+            std::iter::repeat_with(|| Ok::<_, &str>(fire(1, 1, 1, b""))).inspect(|_| consumed.set(consumed.get() + 1));
+        pump_events(endless, Ok, |_| false);
+        assert_eq!(consumed.get(), 1);
+    }
 
     /// Fires `write` through logbridge-core's encoder and decodes it back: the values a real event
     /// carries.

@@ -103,6 +103,7 @@ fn finish(
     }
     drop(state);
     let _ = machine;
+    let status = framework_status_for_irp(status);
     let mut irp_status = lock(&irp.status);
     // IopCompleteRequest: for buffered I/O the system buffer is copied back unless the status is
     // an error; METHOD_OUT_DIRECT output was written straight into the caller's pages.
@@ -124,6 +125,18 @@ fn finish(
     irp_status.completion = Some((status, information));
     irp_status.request = None;
     irp.completed.notify_all();
+}
+
+/// `FxRequest::CompleteInternal` (fxrequest.cpp) turns framework statuses into ones the I/O
+/// manager knows before completing the IRP: `STATUS_WDF_PAUSED` and `STATUS_WDF_BUSY` become
+/// `STATUS_DEVICE_BUSY`, any other status of the WDF facility `STATUS_INVALID_DEVICE_REQUEST`.
+pub(crate) fn framework_status_for_irp(status: NtStatus) -> NtStatus {
+    const FACILITY_WDF: u32 = 0x020;
+    match status {
+        NtStatus::WDF_PAUSED | NtStatus::WDF_BUSY => NtStatus::DEVICE_BUSY,
+        other if (other.as_u32() >> 16) & 0xFFF == FACILITY_WDF => NtStatus::INVALID_DEVICE_REQUEST,
+        other => other,
+    }
 }
 
 /// Builds the request for an IRP and queues it on the device's default queue (presenting it,
@@ -280,9 +293,9 @@ pub(crate) fn forward_request(machine: &Machine, request: WDFREQUEST, queue: WDF
         return status.unwrap_or(NtStatus::WDF_BUSY).0;
     }
     if !accepting {
-        // FxIoQueue::QueueRequestFromForward: a queue that is not accepting refuses the request,
-        // which stays the driver's.
-        return NtStatus::INVALID_DEVICE_STATE.0;
+        // FxIoQueue::QueueRequestFromForward: a queue that is not accepting refuses the request
+        // with STATUS_WDF_BUSY; it stays the driver's.
+        return NtStatus::WDF_BUSY.0;
     }
     let mut state = machine.state();
     if let Some(target) = state.queue(destination) {

@@ -445,20 +445,22 @@ impl System {
             // SAFETY: the driver's EvtFileCleanup with its live file object, at PASSIVE_LEVEL.
             unsafe { cleanup(crate::machine::handle_of(file)) };
         }
-        let left = {
+        let queued = {
             let mut state = self.machine.state();
             if let Some(f) = state.file(file) {
                 f.cleaned_up = true;
             }
             state.requests_of_file(file)
         };
-        let in_queues = left.iter().filter(|(_, owner)| matches!(owner, Owner::Queue(_))).count();
-        if in_queues > 0 {
-            self.machine.violate(
-                KmdfRule::RequestAfterCleanup,
-                format!("{in_queues} request(s) of the handle still in a queue after EvtFileCleanup"),
-            );
+        // FxPkgGeneral::OnCleanup, after EvtFileCleanup: FlushAllQueuesByFileObject cancels the
+        // handle's requests still waiting in a queue (no EvtIoCanceledOnQueue: STATUS_CANCELLED).
+        // Requests the driver owns are its own to complete.
+        for (request, owner) in queued {
+            if matches!(owner, Owner::Queue(_)) {
+                io_manager::framework_complete(&self.machine, request, NtStatus::CANCELLED, 0);
+            }
         }
+        let left = self.machine.state().requests_of_file(file);
         if left.is_empty() {
             lifecycle::finish_close(&self.machine, file);
         } else if let Some(f) = self.machine.state().file(file) {

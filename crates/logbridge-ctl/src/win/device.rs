@@ -1,11 +1,14 @@
 //! The LogBridge device from user mode: discovery by interface class, `CreateFileW`, writes and
 //! the three IOCTLs, synchronous or overlapped.
 
+use crate::driver_status::{self, Request, WriteLimits};
 use crate::error::CtlError;
 use crate::install;
+use crate::tail::{AfterIssue, after_issue};
 use logbridge_core::guid::GUID_DEVINTERFACE_LOGBRIDGE;
 use logbridge_core::ioctl::{self, Stats};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use windows::Win32::Devices::DeviceAndDriverInstallation::{
     CM_GET_DEVICE_INTERFACE_LIST_PRESENT, CM_Get_Device_Interface_List_SizeW, CM_Get_Device_Interface_ListW,
     CR_BUFFER_SMALL, CR_SUCCESS,
@@ -65,6 +68,8 @@ pub struct Device {
     handle: HANDLE,
     path: String,
     overlapped: bool,
+    /// Set by Ctrl+C ([`cancel_on_ctrl_c`]): checked again once an overlapped request pends.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 // SAFETY: a file HANDLE may be used from any thread; the kernel serialises what must be.
@@ -108,7 +113,7 @@ impl Device {
             )
         };
         match opened {
-            Ok(handle) => Ok(Device { handle, path, overlapped }),
+            Ok(handle) => Ok(Device { handle, path, overlapped, stop: None }),
             Err(e) => {
                 let message = install::open_error(&path, win32_code(&e).unwrap_or(0), &e.message());
                 Err(match win32_code(&e) {
@@ -181,7 +186,15 @@ impl Device {
         let started = start(&mut ov);
         let result = match started {
             Err(e) if win32_code(&e) != Some(install::ERROR_IO_PENDING) => Err(e),
-            _ => {
+            started => {
+                // A Ctrl+C that came after the caller's stop check but before the request pended
+                // found nothing to cancel: look again now that it is pending (tail::after_issue).
+                let stop = self.stop.as_ref().is_some_and(|stop| stop.load(Ordering::SeqCst));
+                if after_issue(started.is_err(), stop) == AfterIssue::CancelThenWait {
+                    // SAFETY: `ov` is the OVERLAPPED of the request just issued on this handle and
+                    // stays alive until the wait below has seen the request complete.
+                    let _ = unsafe { CancelIoEx(self.handle, Some(&raw const ov)) };
+                }
                 let mut transferred: u32 = 0;
                 // SAFETY: `ov` is the OVERLAPPED of the operation just started on this handle;
                 // waiting (bwait = true) keeps every buffer alive until the I/O is finished.
@@ -199,7 +212,7 @@ impl Device {
         let mut output = vec![0u8; ioctl::STATS_SIZE];
         let returned = self
             .ioctl(ioctl::IOCTL_LOGBRIDGE_GET_STATS, &[], &mut output)
-            .map_err(|e| CtlError::Failed(format!("GET_STATS on {}: {}", self.path, e.message())))?;
+            .map_err(|e| self.request_error(Request::GetStats, &e))?;
         output.get(..returned).and_then(Stats::from_bytes).ok_or_else(|| CtlError::Failed(stats_mismatch(returned)))
     }
 
@@ -207,7 +220,19 @@ impl Device {
     pub fn clear(&self) -> Result<(), CtlError> {
         self.ioctl(ioctl::IOCTL_LOGBRIDGE_CLEAR_LOG, &[], &mut [])
             .map(|_| ())
-            .map_err(|e| CtlError::Failed(format!("CLEAR_LOG on {}: {}", self.path, e.message())))
+            .map_err(|e| self.request_error(Request::ClearLog, &e))
+    }
+
+    /// The error for `request` failing with `e`, in LogBridge's words (`driver_status`): for a
+    /// write refused as too large, the driver's limits are read (`GET_STATS`) to say which one.
+    pub fn request_error(&self, request: Request, e: &windows::core::Error) -> CtlError {
+        let code = win32_code(e);
+        let limits = if driver_status::needs_limits(request, code) {
+            self.stats().ok().map(|stats| WriteLimits::from(&stats))
+        } else {
+            None
+        };
+        driver_status::request_error(request, &self.path, code, &e.message(), limits)
     }
 }
 
@@ -223,9 +248,11 @@ fn stats_mismatch(returned: usize) -> String {
 /// The handle a Ctrl+C handler cancels (0: none).
 static CANCEL_TARGET: AtomicIsize = AtomicIsize::new(0);
 
-/// Makes Ctrl+C cancel the I/O pending on `device` (`CancelIoEx`): the waiting call then returns
-/// `ERROR_OPERATION_ABORTED` and the command ends cleanly. Also sets `stop`.
-pub fn cancel_on_ctrl_c(device: &Device, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<(), CtlError> {
+/// Makes Ctrl+C set `stop` and then cancel the I/O pending on `device` (`CancelIoEx`): the waiting
+/// call returns `ERROR_OPERATION_ABORTED` and the command ends cleanly. The device checks `stop`
+/// again after each overlapped request pends, for a Ctrl+C that came just before it.
+pub fn cancel_on_ctrl_c(device: &mut Device, stop: Arc<AtomicBool>) -> Result<(), CtlError> {
+    device.stop = Some(Arc::clone(&stop));
     CANCEL_TARGET.store(device.raw(), Ordering::SeqCst);
     ctrlc::set_handler(move || {
         stop.store(true, Ordering::SeqCst);

@@ -15,12 +15,14 @@ mod setup;
 mod subscription;
 
 use crate::decode::write_line as json_line;
+use crate::driver_status::Request;
 use crate::error::{CtlError, Outcome};
 use crate::eventlog;
 use crate::stress::{self, LatencyRecorder, StressReport};
 use crate::tail::{ReadLogSession, ReplyStatus, TailEvent, TailRecord, TailTotals};
 use crate::verify::{self, CollectedEntry};
 use crate::windows_commands::{self as args, WindowsCommand};
+use crate::wmi_event::WmiMessage;
 use device::{Device, win32_code};
 use logbridge_core::ioctl;
 use std::io::Write;
@@ -28,7 +30,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-use subscription::WmiMessage;
 
 /// Runs one command.
 pub fn run(
@@ -37,6 +38,10 @@ pub fn run(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, CtlError> {
+    // install, uninstall, wmi and verify say at once that they need an elevated prompt.
+    if let Some(reason) = command.elevation_reason() {
+        setup::require_elevation(command.name(), reason)?;
+    }
     match command {
         WindowsCommand::Install(a) => print_lines(out, &setup::install(a.inf.as_deref())?),
         WindowsCommand::Uninstall => print_lines(out, &setup::uninstall()?),
@@ -94,21 +99,9 @@ fn read_once(device: &Device, session: &mut ReadLogSession) -> Result<Vec<TailEv
     let status = match device.ioctl(ioctl::IOCTL_LOGBRIDGE_READ_LOG, &request, &mut buffer) {
         Ok(returned) => ReplyStatus::Success { returned },
         Err(e) if win32_code(&e) == Some(crate::install::ERROR_INSUFFICIENT_BUFFER) => ReplyStatus::BufferTooSmall,
-        Err(e) => return Err(read_error(device, &e)),
+        Err(e) => return Err(device.request_error(Request::ReadLog, &e)),
     };
     session.on_reply(&buffer, status).map_err(CtlError::Failed)
-}
-
-fn read_error(device: &Device, e: &windows::core::Error) -> CtlError {
-    match win32_code(e) {
-        Some(crate::install::ERROR_OPERATION_ABORTED) => CtlError::Failed("cancelled".to_owned()),
-        Some(crate::install::ERROR_REVISION_MISMATCH) => CtlError::Failed(format!(
-            "READ_LOG on {}: the driver speaks another contract version than this logbridge-ctl ({})",
-            device.path(),
-            ioctl::CONTRACT_VERSION
-        )),
-        _ => CtlError::Failed(format!("READ_LOG on {}: {}", device.path(), e.message())),
-    }
 }
 
 fn write(a: &args::WriteArgs, device: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<Outcome, CtlError> {
@@ -118,10 +111,8 @@ fn write(a: &args::WriteArgs, device: Option<&Path>, json: bool, out: &mut dyn W
     })?;
     let device = Device::open(device, false)?;
     cursor_to_end(&device)?;
-    for (i, payload) in payloads.iter().enumerate() {
-        device
-            .write(payload)
-            .map_err(|e| CtlError::Failed(format!("write {i} ({} bytes) failed: {}", payload.len(), e.message())))?;
+    for (index, payload) in payloads.iter().enumerate() {
+        device.write(payload).map_err(|e| device.request_error(Request::Write { index, len: payload.len() }, &e))?;
     }
     let (records, _) = drain_ring(&device, ioctl::READ_MODE_CONTINUE)?;
     let sequences = crate::tail::match_writes(&payloads, std::process::id(), &records);
@@ -141,10 +132,10 @@ fn write(a: &args::WriteArgs, device: Option<&Path>, json: bool, out: &mut dyn W
 }
 
 fn tail(a: &args::TailArgs, device: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<Outcome, CtlError> {
-    let device = Device::open(device, a.follow)?;
+    let mut device = Device::open(device, a.follow)?;
     let stop = Arc::new(AtomicBool::new(false));
     if a.follow {
-        device::cancel_on_ctrl_c(&device, Arc::clone(&stop))?;
+        device::cancel_on_ctrl_c(&mut device, Arc::clone(&stop))?;
     }
     let mut session = ReadLogSession::new(a.follow, a.from_start);
     let mut totals = TailTotals::default();
@@ -283,7 +274,10 @@ fn stress(a: &args::StressArgs, device: Option<&Path>, json: bool, out: &mut dyn
                             }
                             Err(e) => {
                                 failed = failed.saturating_add(1);
-                                first_error.get_or_insert_with(|| e.message());
+                                first_error.get_or_insert_with(|| {
+                                    let index = usize::try_from(k).unwrap_or(usize::MAX);
+                                    handle.request_error(Request::Write { index, len: payload.len() }, &e).to_string()
+                                });
                             }
                         }
                         progress.inc(1);
@@ -341,10 +335,8 @@ fn verify(a: &args::VerifyArgs, device: Option<&Path>, json: bool, out: &mut dyn
     cursor_to_end(&device)?;
     let before = device.stats()?;
     note(out, &format!("verify run {run_id}: {} writes to {}", payloads.len(), device.path()))?;
-    for (i, payload) in payloads.iter().enumerate() {
-        device
-            .write(payload)
-            .map_err(|e| CtlError::Failed(format!("write {i} ({} bytes) failed: {}", payload.len(), e.message())))?;
+    for (index, payload) in payloads.iter().enumerate() {
+        device.write(payload).map_err(|e| device.request_error(Request::Write { index, len: payload.len() }, &e))?;
     }
     let (records, lost) = drain_ring(&device, ioctl::READ_MODE_CONTINUE)?;
     let (ring, sequences) = verify::check_ring(&payloads, pid, &records, lost);

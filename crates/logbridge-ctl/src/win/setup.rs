@@ -39,13 +39,13 @@ fn new_devinfo_data() -> SP_DEVINFO_DATA {
     SP_DEVINFO_DATA { cbSize: u32::try_from(size_of::<SP_DEVINFO_DATA>()).unwrap_or(0), ..Default::default() }
 }
 
-/// Refuses unless the prompt is elevated.
-pub fn require_elevation(command: &str) -> Result<(), CtlError> {
+/// Refuses unless the prompt is elevated; `reason` says why `command` needs it.
+pub fn require_elevation(command: &str, reason: &str) -> Result<(), CtlError> {
     // SAFETY: no arguments; reads the caller's token.
     if unsafe { IsUserAnAdmin() }.as_bool() {
         Ok(())
     } else {
-        Err(CtlError::NotReady(format!("{command} {}", install::ELEVATION_HELP)))
+        Err(CtlError::NotReady(install::elevation_error(command, reason)))
     }
 }
 
@@ -191,7 +191,6 @@ fn remove_nodes() {
 
 /// `install [--inf PATH]`. Returns the lines to print.
 pub fn install(inf: Option<&Path>) -> Result<Vec<String>, CtlError> {
-    require_elevation("install")?;
     if !install::test_signing_enabled(&system_start_options()?) {
         return Err(CtlError::NotReady(install::TEST_SIGNING_HELP.to_owned()));
     }
@@ -224,13 +223,8 @@ pub fn install(inf: Option<&Path>) -> Result<Vec<String>, CtlError> {
         if existing == 0 {
             remove_nodes();
         }
-        let code = device::win32_code(&e).unwrap_or(0);
-        let hint = if code == install::TRUST_E_NOSIGNATURE {
-            "; the package's signature is not trusted: import the test certificate (README, Try it on a test-signed VM)"
-        } else {
-            ""
-        };
-        return Err(CtlError::Failed(format!("UpdateDriverForPlugAndPlayDevices: {}{hint}", e.message())));
+        // The raw HRESULT: the trust failures are not 0x8007xxxx codes (install::signature_help).
+        return Err(CtlError::Failed(install::update_driver_error(e.code().0, &e.message())));
     }
     for_each_logbridge_node(|_, _, node| {
         lines.push(format!("device {} uses {}", node.instance_id, node.driver_inf.as_deref().unwrap_or("(no driver)")));
@@ -283,7 +277,6 @@ fn published_logbridge_infs() -> Vec<String> {
 
 /// `uninstall`. Returns the lines to print.
 pub fn uninstall() -> Result<Vec<String>, CtlError> {
-    require_elevation("uninstall")?;
     let mut lines = Vec::new();
     let mut infs: Vec<String> = Vec::new();
     let mut reboot = false;

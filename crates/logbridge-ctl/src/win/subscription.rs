@@ -1,22 +1,11 @@
-//! Receiving `LogBridge_WriteEvent` from root\wmi with the `wmi` crate. Decoding is in
-//! [`crate::wmi_event`].
+//! Receiving `LogBridge_WriteEvent` from root\wmi with the `wmi` crate. Decoding, and what an
+//! enumerator error means ([`wmi_event::pump_events`]), are in [`crate::wmi_event`].
 
 use crate::error::CtlError;
-use crate::wmi_event::{self, WmiValue, WmiWriteEvent};
+use crate::wmi_event::{self, WmiMessage, WmiValue};
 use std::sync::mpsc;
 use std::time::Duration;
 use wmi::{Variant, WMIConnection};
-
-/// What the subscription thread sends.
-#[derive(Debug)]
-pub enum WmiMessage {
-    /// The notification query is registered: events from now on arrive.
-    Subscribed,
-    /// One event, decoded (or why it did not decode).
-    Event(Result<WmiWriteEvent, String>),
-    /// The subscription failed; nothing more comes.
-    Failed(String),
-}
 
 /// Converts a `wmi::Variant` into the portable value.
 fn value_of(variant: Variant) -> WmiValue {
@@ -63,20 +52,18 @@ pub fn subscribe() -> mpsc::Receiver<WmiMessage> {
         if sender.send(WmiMessage::Subscribed).is_err() {
             return;
         }
-        for event in events {
-            let decoded = event.map_err(|e| e.to_string()).and_then(|object| {
-                let names = object.list_properties().map_err(|e| e.to_string())?;
-                let mut properties = Vec::with_capacity(names.len());
-                for name in names {
-                    let value = object.get_property(&name).map_err(|e| format!("{name}: {e}"))?;
-                    properties.push((name, value_of(value)));
-                }
-                wmi_event::decode_properties(&properties)
-            });
-            if sender.send(WmiMessage::Event(decoded)).is_err() {
-                return;
+        // An error from the enumerator ends the subscription (one Failed message); an event whose
+        // properties do not decode is reported and the subscription goes on.
+        let decode = |object: wmi::IWbemClassWrapper| {
+            let names = object.list_properties().map_err(|e| e.to_string())?;
+            let mut properties = Vec::with_capacity(names.len());
+            for name in names {
+                let value = object.get_property(&name).map_err(|e| format!("{name}: {e}"))?;
+                properties.push((name, value_of(value)));
             }
-        }
+            wmi_event::decode_properties(&properties)
+        };
+        wmi_event::pump_events(events, decode, |message| sender.send(message).is_ok());
     });
     receiver
 }
