@@ -83,6 +83,27 @@ fn read_attributes(
     }
 }
 
+/// Reads a `WDF_*_CONFIG` the driver passed: present, and with the Size its `_INIT` function sets.
+fn read_config<T: Copy>(
+    machine: &Machine,
+    routine: &str,
+    name: &str,
+    config: *const T,
+    size: impl Fn(&T) -> ULONG,
+) -> Result<T, NtStatus> {
+    if config.is_null() {
+        machine.violate(KmdfRule::ConfigStructure, format!("{routine}: no {name}"));
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    // SAFETY: a non-NULL config from the driver.
+    let config = unsafe { *config };
+    if size(&config) as usize != size_of::<T>() {
+        machine.violate(KmdfRule::ConfigStructure, format!("{routine}: {name}.Size {}", size(&config)));
+        return Err(NtStatus::INFO_LENGTH_MISMATCH);
+    }
+    Ok(config)
+}
+
 /// The unique type and name of a context type info.
 fn context_type(info: PCWDF_OBJECT_CONTEXT_TYPE_INFO) -> (usize, String, usize) {
     // SAFETY: validated by read_attributes (non-NULL, Size checked) or passed by the driver.
@@ -150,16 +171,10 @@ unsafe fn wdf_driver_create(
         Ok(a) => a,
         Err(status) => return status.0,
     };
-    if config.is_null() {
-        machine.violate(KmdfRule::ConfigStructure, "WdfDriverCreate: no WDF_DRIVER_CONFIG");
-        return NtStatus::INVALID_PARAMETER.0;
-    }
-    // SAFETY: a non-NULL config from the driver.
-    let config = unsafe { *config };
-    if config.Size as usize != size_of::<WDF_DRIVER_CONFIG>() {
-        machine.violate(KmdfRule::ConfigStructure, format!("WDF_DRIVER_CONFIG.Size {}", config.Size));
-        return NtStatus::INFO_LENGTH_MISMATCH.0;
-    }
+    let config = match read_config(&machine, "WdfDriverCreate", "WDF_DRIVER_CONFIG", config, |c| c.Size) {
+        Ok(config) => config,
+        Err(status) => return status.0,
+    };
     let path = read_unicode(registry_path).unwrap_or_default();
     if !path.eq_ignore_ascii_case(&machine.service_key) {
         machine.violate(
@@ -475,16 +490,10 @@ unsafe fn wdf_wmi_provider_create(
         Ok(a) => a,
         Err(status) => return status.0,
     };
-    if config.is_null() {
-        machine.violate(KmdfRule::ConfigStructure, "WdfWmiProviderCreate: no config");
-        return NtStatus::INVALID_PARAMETER.0;
-    }
-    // SAFETY: a non-NULL config from the driver.
-    let config = unsafe { *config };
-    if config.Size as usize != size_of::<WDF_WMI_PROVIDER_CONFIG>() {
-        machine.violate(KmdfRule::ConfigStructure, format!("WDF_WMI_PROVIDER_CONFIG.Size {}", config.Size));
-        return NtStatus::INFO_LENGTH_MISMATCH.0;
-    }
+    let config = match read_config(&machine, "WdfWmiProviderCreate", "WDF_WMI_PROVIDER_CONFIG", config, |c| c.Size) {
+        Ok(config) => config,
+        Err(status) => return status.0,
+    };
     let guid_zero =
         config.Guid.Data1 == 0 && config.Guid.Data2 == 0 && config.Guid.Data3 == 0 && config.Guid.Data4 == [0; 8];
     let control_allowed = config.Flags
@@ -523,15 +532,10 @@ unsafe fn wdf_wmi_instance_create(
         Ok(a) => a,
         Err(status) => return status.0,
     };
-    if config.is_null() {
-        return NtStatus::INVALID_PARAMETER.0;
-    }
-    // SAFETY: a non-NULL config from the driver.
-    let config = unsafe { *config };
-    if config.Size as usize != size_of::<WDF_WMI_INSTANCE_CONFIG>() {
-        machine.violate(KmdfRule::ConfigStructure, format!("WDF_WMI_INSTANCE_CONFIG.Size {}", config.Size));
-        return NtStatus::INFO_LENGTH_MISMATCH.0;
-    }
+    let config = match read_config(&machine, "WdfWmiInstanceCreate", "WDF_WMI_INSTANCE_CONFIG", config, |c| c.Size) {
+        Ok(config) => config,
+        Err(status) => return status.0,
+    };
     if let Some(status) = fault(&machine, Ddi::WdfWmiInstanceCreate) {
         return status.0;
     }

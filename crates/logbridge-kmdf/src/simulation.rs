@@ -9,15 +9,14 @@ use crate::system::{Handle, RegistryEdit, System, SystemOptions};
 use crate::{DriverEntryFn, RegistryValue};
 use logbridge_core::NtStatus;
 use logbridge_core::device::read_request;
-use logbridge_core::ioctl::{self, ReadLogResponse, Stats};
-use logbridge_core::record::RecordDecoder;
+use logbridge_core::ioctl::{self, Stats};
 use logbridge_core::ring::ReadCursor;
 use logbridge_model::kernel::KernelOptions;
-use logbridge_model::simulation::{self, ReaderRecord, SimulationParams, SimulationReport};
+use logbridge_model::simulation::{self, SimulationParams, SimulationReport};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::IntoBytes;
 
 const READ_BUFFER: usize = 256 * 1024;
 const WAIT: Duration = Duration::from_secs(30);
@@ -161,18 +160,9 @@ fn follow(system: &System, reader: Handle, writers_done: &AtomicUsize, writers: 
             report.mismatches.push(format!("READ_LOG completed with {}", done.status));
             return;
         }
-        let Ok((header, _)) = ReadLogResponse::read_from_prefix(&done.output) else { return };
-        report.reader_reads += 1;
-        report.reader_lost_records += header.lost_records.get();
-        let body = done.output.get(ioctl::READ_LOG_RESPONSE_SIZE..done.view.bytes).unwrap_or(&[]);
-        let before = report.reader_records.len();
-        report.reader_records.extend(RecordDecoder::new(body).map(|r| ReaderRecord {
-            sequence: r.header.sequence,
-            timestamp: r.header.timestamp,
-            process_id: r.header.process_id,
-            payload: r.payload.to_vec(),
-        }));
-        if finished && report.reader_records.len() == before && header.lost_records.get() == 0 {
+        let returned = done.output.get(..done.view.bytes).unwrap_or(&done.output);
+        let Some(progress) = simulation::record_read(report, returned) else { return };
+        if finished && !progress {
             return;
         }
     }

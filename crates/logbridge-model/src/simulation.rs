@@ -280,21 +280,28 @@ fn follow(device: &ModelDevice, reader: u64, writers_done: &AtomicUsize, writers
             report.mismatches.push(format!("READ_LOG completed with {}", done.status));
             return;
         }
-        let Ok((header, _)) = ReadLogResponse::read_from_prefix(&done.output) else { return };
-        report.reader_reads += 1;
-        report.reader_lost_records += header.lost_records.get();
-        let body = done.output.get(ioctl::READ_LOG_RESPONSE_SIZE..).unwrap_or(&[]);
-        let before = report.reader_records.len();
-        report.reader_records.extend(RecordDecoder::new(body).map(|r| ReaderRecord {
-            sequence: r.header.sequence,
-            timestamp: r.header.timestamp,
-            process_id: r.header.process_id,
-            payload: r.payload.to_vec(),
-        }));
-        if finished && report.reader_records.len() == before && header.lost_records.get() == 0 {
+        let Some(progress) = record_read(report, &done.output) else { return };
+        if finished && !progress {
             return;
         }
     }
+}
+
+/// Takes a completed READ_LOG's output (its response header and records) into the report. `None` if
+/// it has no response header; else whether it brought records or reported a loss.
+pub fn record_read(report: &mut SimulationReport, output: &[u8]) -> Option<bool> {
+    let (header, _) = ReadLogResponse::read_from_prefix(output).ok()?;
+    report.reader_reads += 1;
+    report.reader_lost_records += header.lost_records.get();
+    let body = output.get(ioctl::READ_LOG_RESPONSE_SIZE..).unwrap_or(&[]);
+    let before = report.reader_records.len();
+    report.reader_records.extend(RecordDecoder::new(body).map(|r| ReaderRecord {
+        sequence: r.header.sequence,
+        timestamp: r.header.timestamp,
+        process_id: r.header.process_id,
+        payload: r.payload.to_vec(),
+    }));
+    Some(report.reader_records.len() > before || header.lost_records.get() > 0)
 }
 
 /// The reader and the WMI subscriber must agree with what was written (also used by the KMDF
