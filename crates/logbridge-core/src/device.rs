@@ -30,7 +30,8 @@
 //! append copies one record, and `MaxWriteSize` is at most [`MAX_WRITE_SIZE_LIMIT`]; a `READ_LOG`
 //! copies whole records up to that many bytes per request (the caller asks again for more). The
 //! checksum is computed before the lock. `GET_STATS`' `largest_locked_copy` reports the largest
-//! copy made under the lock, and the kernel models assert it.
+//! copy made under the lock; the tests of the driver's own code on the KMDF model assert the bound
+//! through it (the model cannot watch a `memcpy`).
 //!
 //! # Completion statuses
 //! Every failure completes with Information 0: the I/O manager copies neither the system buffer

@@ -137,7 +137,7 @@ fn run_kmdf(
         if let Some(object) = value.as_object_mut() {
             object.insert(
                 "kmdf".into(),
-                json!({"routines": routines, "violations": violations, "boot_failed": report.boot_failed.map(|s| s.to_string())}),
+                json!({"routines": routines, "violations": violations, "boot_failed": report.base.device_add_failed.map(|s| s.to_string())}),
             );
             object.insert("passed".into(), json!(report.passed()));
         }

@@ -225,8 +225,10 @@ fn with_init<R>(routine: &'static str, init: PWDFDEVICE_INIT, f: impl FnOnce(&mu
     }
 }
 
-unsafe fn wdf_device_init_set_io_type(init: PWDFDEVICE_INIT, io_type: WDF_DEVICE_IO_TYPE) {
-    with_init("WdfDeviceInitSetIoType", init, |data| data.io_type = io_type);
+/// The model gives every write a system buffer (buffered I/O, what the driver asks for), so it
+/// only checks the init structure here.
+unsafe fn wdf_device_init_set_io_type(init: PWDFDEVICE_INIT, _io_type: WDF_DEVICE_IO_TYPE) {
+    with_init("WdfDeviceInitSetIoType", init, |_| ());
 }
 
 unsafe fn wdf_device_init_set_characteristics(init: PWDFDEVICE_INIT, characteristics: ULONG, or_in: BOOLEAN) {
@@ -1070,15 +1072,11 @@ unsafe fn wdf_wait_lock_acquire(lock: WDFWAITLOCK, timeout: PLONGLONG) -> NTSTAT
     let Some(core) = lock_core(&machine, "WdfWaitLockAcquire", lock as usize, false) else {
         return NtStatus::INVALID_PARAMETER.0;
     };
-    if zero_timeout && lock_free(&core).is_err() {
+    if zero_timeout && crate::machine::lock(&core.held).is_some() {
         return NtStatus::from_u32(0x0000_0102).0; // STATUS_TIMEOUT
     }
     acquire(&machine, "WdfWaitLockAcquire", &core, None);
     NtStatus::SUCCESS.0
-}
-
-fn lock_free(core: &LockCore) -> Result<(), ()> {
-    if lock(&core.held).is_some() { Err(()) } else { Ok(()) }
 }
 
 unsafe fn wdf_wait_lock_release(lock: WDFWAITLOCK) {

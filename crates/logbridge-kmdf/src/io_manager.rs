@@ -25,7 +25,7 @@ pub(crate) fn framework_complete(machine: &Machine, id: ObjectId, status: NtStat
     if let Some(queue) = queue.and_then(|q| state.queue(q)) {
         queue.items.retain(|item| *item != id);
     }
-    finish(machine, state, id, status, information);
+    finish(state, id, status, information);
 }
 
 /// `WdfRequestComplete[WithInformation]` by the driver.
@@ -80,17 +80,11 @@ pub(crate) fn complete_request(
         }
         state = machine.state();
     }
-    finish(machine, state, id, status, information);
+    finish(state, id, status, information);
 }
 
 /// The I/O manager's part of completion: what reaches the caller; the request object goes away.
-fn finish(
-    machine: &Machine,
-    mut state: std::sync::MutexGuard<'_, State>,
-    id: ObjectId,
-    status: NtStatus,
-    information: u64,
-) {
+fn finish(mut state: std::sync::MutexGuard<'_, State>, id: ObjectId, status: NtStatus, information: u64) {
     let Some(object) = state.objects.remove(&id) else { return };
     let Body::Request(request) = object.body else { return };
     let file = request.file;
@@ -102,7 +96,6 @@ fn finish(
         }
     }
     drop(state);
-    let _ = machine;
     let status = framework_status_for_irp(status);
     let mut irp_status = lock(&irp.status);
     // IopCompleteRequest: for buffered I/O the system buffer is copied back unless the status is
@@ -111,16 +104,14 @@ fn finish(
         && irp.method == METHOD_BUFFERED
         && !status.is_error()
     {
-        {
-            let count = usize::try_from(information).unwrap_or(usize::MAX).min(output_length);
-            let (system, system_length) = irp.system_buffer();
-            let (user, user_length) = irp.user_output();
-            let count = count.min(system_length).min(user_length);
-            // SAFETY: both buffers belong to this IRP, hold at least `count` bytes, and the driver
-            // no longer touches them (the request is completed).
-            unsafe { std::ptr::copy_nonoverlapping(system, user, count) };
-            irp_status.copied_back = count;
-        }
+        let (system, system_length) = irp.system_buffer();
+        let (user, user_length) = irp.user_output();
+        let count =
+            usize::try_from(information).unwrap_or(usize::MAX).min(output_length).min(system_length).min(user_length);
+        // SAFETY: both buffers belong to this IRP, hold at least `count` bytes, and the driver no
+        // longer touches them (the request is completed).
+        unsafe { std::ptr::copy_nonoverlapping(system, user, count) };
+        irp_status.copied_back = count;
     }
     irp_status.completion = Some((status, information));
     irp_status.request = None;

@@ -68,7 +68,7 @@ pub(crate) fn register_wmi_if_started(machine: &Machine) {
 /// IRP_MN_ENABLE_EVENTS / IRP_MN_DISABLE_EVENTS to the device's providers.
 pub(crate) fn set_wmi_events(machine: &Machine, enabled: bool) {
     let mut state = machine.state();
-    let registered = state.device.and_then(|d| state.device_mut(d)).is_some_and(|d| d.wmi_provider_id != 0);
+    let registered = state.the_device().is_some_and(|d| d.wmi_provider_id != 0);
     let enabled = enabled && registered;
     for object in state.objects.values_mut() {
         if let Body::WmiProvider(provider) = &mut object.body {
@@ -198,8 +198,14 @@ pub(crate) fn start_device(machine: &Arc<Machine>) -> NtStatus {
             .objects
             .iter()
             .filter_map(|(id, o)| match &o.body {
-                Body::Queue(q) if q.device == device && q.power_managed && q.evt_write.is_some() => Some(*id),
-                Body::Queue(q) if q.device == device && q.power_managed && q.evt_device_control.is_some() => Some(*id),
+                // Power-managed queues that present requests (a manual queue has no callbacks).
+                Body::Queue(q)
+                    if q.device == device
+                        && q.power_managed
+                        && (q.evt_write.is_some() || q.evt_device_control.is_some()) =>
+                {
+                    Some(*id)
+                }
                 _ => None,
             })
             .collect();

@@ -284,7 +284,6 @@ pub(crate) struct PoolBlock {
 #[derive(Default)]
 pub(crate) struct DeviceInitData {
     pub(crate) consumed: bool,
-    pub(crate) io_type: i32,
     pub(crate) characteristics: u32,
     pub(crate) sddl: Option<String>,
     pub(crate) file_config: Option<FileConfig>,
@@ -346,6 +345,12 @@ impl State {
             Some(Body::Device(device)) => Some(device),
             _ => None,
         }
+    }
+
+    /// The device, while it exists (one root-enumerated device node).
+    pub(crate) fn the_device(&mut self) -> Option<&mut FxDevice> {
+        let id = self.device?;
+        self.device_mut(id)
     }
 
     pub(crate) fn file(&mut self, id: ObjectId) -> Option<&mut FxFile> {

@@ -20,13 +20,8 @@ unsafe fn io_allocate_error_log_entry(io_object: PVOID, size: UCHAR) -> PVOID {
     let machine = current();
     machine.enter("IoAllocateErrorLogEntry", DISPATCH_LEVEL);
     let object = io_object as usize;
-    let known = object == DRIVER_OBJECT_ADDRESS || {
-        let state = machine.state();
-        state.device.and_then(|d| state.objects.get(&d)).is_some_and(|o| match &o.body {
-            Body::Device(device) => device.device_object == object,
-            _ => false,
-        })
-    };
+    let known =
+        object == DRIVER_OBJECT_ADDRESS || machine.state().the_device().is_some_and(|d| d.device_object == object);
     if !known {
         machine.violate(
             KmdfRule::ErrorLogObject,
@@ -103,13 +98,7 @@ fn check_provider_id(machine: &Machine, item: &[u8]) {
     // WNODE_HEADER: BufferSize (4 bytes), then ProviderId.
     let Some(bytes) = item.get(4..8) else { return };
     let found = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    let registered = {
-        let state = machine.state();
-        state.device.and_then(|d| state.objects.get(&d)).and_then(|o| match &o.body {
-            Body::Device(device) => Some(device.wmi_provider_id),
-            _ => None,
-        })
-    };
+    let registered = machine.state().the_device().map(|d| d.wmi_provider_id);
     if registered != Some(found) || found == 0 {
         machine.violate(
             KmdfRule::WmiProviderId,

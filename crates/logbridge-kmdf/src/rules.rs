@@ -98,9 +98,6 @@ rules! {
     /// A lock released by a thread that does not hold it, or acquired recursively.
     LockOwnership => "a spin lock or wait lock is released by the thread that acquired it, and not acquired twice by it",
         "WdfSpinLockRelease / WdfWaitLockRelease docs; KMDF FxVerifierLock (src/framework/shared/support/fxverifierlock.cpp)";
-    /// The bytes copied under the ring's spin lock exceed the bound.
-    SpinLockHold => "no routine holds a spin lock longer than 25 microseconds: LogBridge bounds the bytes copied under its spin lock",
-        "Guidelines for using spin locks (learn.microsoft.com: \"No routine should hold a spin lock for longer than 25 microseconds\"); logbridge_core::device::SPIN_LOCK_COPY_LIMIT";
     /// Pool freed with another tag, or a pointer the pool never gave.
     PoolTag => "ExFreePoolWithTag is given a block from ExAllocatePool2 with the same tag",
         "ExFreePoolWithTag docs; Driver Verifier pool tracking";

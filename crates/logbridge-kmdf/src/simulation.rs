@@ -30,8 +30,6 @@ pub struct KmdfSimulationReport {
     pub routine_calls: BTreeMap<&'static str, u64>,
     /// The KMDF and I/O-manager rules broken.
     pub kmdf_violations: Vec<KmdfViolation>,
-    /// The status of the boot step that failed, if one did.
-    pub boot_failed: Option<NtStatus>,
 }
 
 impl KmdfSimulationReport {
@@ -61,7 +59,7 @@ pub fn run(params: &SimulationParams, entry: DriverEntryFn) -> Result<KmdfSimula
     let system = System::new(options, entry);
     let mut report = KmdfSimulationReport::default();
     if let Err(status) = system.boot() {
-        report.boot_failed = Some(status);
+        // DriverEntry or EvtDriverDeviceAdd failed (the core simulation's device_add_failed).
         report.base.device_add_failed = Some(status);
         return Ok(finish(system, report));
     }

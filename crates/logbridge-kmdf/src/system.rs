@@ -218,16 +218,12 @@ impl System {
 
     /// Is the device interface present (what `CM_Get_Device_Interface_List` would list)?
     pub fn interface_present(&self) -> bool {
-        let mut state = self.machine.state();
-        let Some(device) = state.device else { return false };
-        state.device_mut(device).is_some_and(|d| d.pnp == PnpState::Started && !d.interfaces.is_empty())
+        self.machine.state().the_device().is_some_and(|d| d.pnp == PnpState::Started && !d.interfaces.is_empty())
     }
 
     /// The FDO's name, if the driver named it.
     pub fn fdo_name(&self) -> Option<String> {
-        let mut state = self.machine.state();
-        let device = state.device?;
-        state.device_mut(device).and_then(|d| d.fdo_name.clone())
+        self.machine.state().the_device().and_then(|d| d.fdo_name.clone())
     }
 
     /// `CreateFile` on `path` by `caller` in process `process_id`, asking for read and write
@@ -512,16 +508,12 @@ impl System {
 
     /// The WMI provider id the device is registered with (0 when it is not).
     pub fn wmi_provider_id(&self) -> u32 {
-        let mut state = self.machine.state();
-        let Some(device) = state.device else { return 0 };
-        state.device_mut(device).map_or(0, |d| d.wmi_provider_id)
+        self.machine.state().the_device().map_or(0, |d| d.wmi_provider_id)
     }
 
     /// IRP_MN_QUERY_REMOVE_DEVICE: PnP vetoes it while handles are open (`PNP_VetoOutstandingOpen`).
     pub fn query_remove(&self) -> Result<(), String> {
-        let mut state = self.machine.state();
-        let Some(device) = state.device else { return Ok(()) };
-        let open = state.device_mut(device).map_or(0, |d| d.open_files);
+        let open = self.machine.state().the_device().map_or(0, |d| d.open_files);
         if open > 0 { Err(format!("vetoed: {open} open handle(s) (PNP_VetoOutstandingOpen)")) } else { Ok(()) }
     }
 
