@@ -25,6 +25,16 @@ for target in x86_64-pc-windows-msvc i686-pc-windows-msvc aarch64-pc-windows-msv
     echo "check-windows: logbridge-core for $target"
     /usr/bin/cargo check --quiet --locked -Zbuild-std=core,alloc --target "$target" -p logbridge-core
 done
+# The CRC-32C crate holds the only unsafe code outside the driver (SSE4.2 and CPUID on x64, the
+# ARMv8 CRC instructions and the ID register on ARM64): lint it for every driver target, without
+# std, with its [lints] (the workspace's kernel lints) and -D warnings.
+if [ -x /usr/bin/cargo-clippy ]; then
+    for target in x86_64-pc-windows-msvc i686-pc-windows-msvc aarch64-pc-windows-msvc; do
+        echo "check-windows: logbridge-crc32c for $target (clippy -D warnings)"
+        PATH="/usr/bin:$PATH" /usr/bin/cargo clippy --quiet --locked -Zbuild-std=core,alloc --target "$target" \
+            -p logbridge-crc32c -- -D warnings
+    done
+fi
 # Debian's clippy (its clippy-driver matches /usr/bin/rustc), found first on PATH.
 export PATH="/usr/bin:$PATH"
 ctl_flags=(--quiet --locked -Zbuild-std=std,panic_unwind,panic_abort --target x86_64-pc-windows-msvc -p logbridge-ctl

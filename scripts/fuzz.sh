@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz targets in fuzz/ (logbridge-core's decoders, size planner and ring log) for a
-# fixed number of executions each, and reports what each run did.
+# Runs the cargo-fuzz targets in fuzz/ (logbridge-core's decoders, size planner and ring log, and
+# the CRC-32C engines) for a fixed number of executions each, and reports what each run did.
 #
 #   scripts/fuzz.sh [smoke|long] [TARGET...]
 #
-#   smoke     20000 executions per target (the default): about 15 s for all five targets, plus
+#   smoke     20000 executions per target (the default): about 20 s for all six targets, plus
 #             about 90 s for a first build on a 2-core machine
 #   long      5000000 executions per target
 #   FUZZ_RUNS=N overrides the execution count of either mode.
-#   TARGET    packet_decoders, wnode_decoder, ring_stream_decoder, size_planner, ring_ops
-#             (all of them by default).
+#   TARGET    packet_decoders, wnode_decoder, ring_stream_decoder, size_planner, ring_ops,
+#             crc32c_engines (all of them by default).
 #
 # Installs nothing: it needs the nightly toolchain and cargo-fuzz (`cargo install --locked cargo-fuzz`).
 # The build goes to fuzz/target (with cargo-fuzz's defaults: release, debug assertions,
@@ -30,10 +30,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-ALL_TARGETS=(packet_decoders wnode_decoder ring_stream_decoder size_planner ring_ops)
+ALL_TARGETS=(packet_decoders wnode_decoder ring_stream_decoder size_planner ring_ops crc32c_engines)
 
 usage() {
-    sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # Largest input per target: a little above what the format can use, so that oversized inputs are
@@ -45,6 +45,7 @@ max_len_for() {
         ring_stream_decoder) echo 4096 ;; # several records and garbage between them
         size_planner) echo 2048 ;;        # strings, dump and preview of one spec
         ring_ops) echo 4096 ;;            # up to 64 operations
+        crc32c_engines) echo 8192 ;;      # past the longest lane block (3 KiB) twice
     esac
 }
 

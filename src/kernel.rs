@@ -35,6 +35,7 @@ use logbridge_core::NtStatus;
 use logbridge_core::device::{LogLock, LogState};
 use logbridge_core::errorlog::EntrySize;
 use logbridge_core::kernel::{Completion, Irql, Kernel, PendingReadServer, ReadCompletion, WmiWriteFailure};
+use logbridge_core::record::Crc32c;
 use logbridge_core::time::FileTime;
 
 /// The ring log and rate limiter under their WDFSPINLOCK.
@@ -192,16 +193,20 @@ pub struct WindowsKernel {
     device_object: DeviceObject,
     wmi: WmiEventSource,
     reads: PendingReads,
+    crc32c: Crc32c,
 }
 
 impl WindowsKernel {
-    /// The device's WMI provider and pending-read queues.
+    /// The device's WMI provider and pending-read queues, and its CRC-32C engine: the processor
+    /// is asked once, here at device add (CPUID on x64, ID_AA64ISAR0_EL1 on ARM64), and every
+    /// write uses the answer (SSE4.2's or ARMv8's CRC32C instructions, else the table CRC).
     pub fn create(device: Device) -> Result<WindowsKernel, NtStatus> {
         let device_object = device.wdm_device_object()?;
         Ok(WindowsKernel {
             device_object,
             wmi: WmiEventSource::create(&device, device_object)?,
             reads: PendingReads::create(device)?,
+            crc32c: Crc32c::detect(),
         })
     }
 
@@ -225,6 +230,10 @@ impl Kernel for WindowsKernel {
 
     fn interrupt_time(&self) -> u64 {
         clock::interrupt_time()
+    }
+
+    fn crc32c(&self) -> Crc32c {
+        self.crc32c
     }
 
     fn allocate_error_log_entry(&self, size: EntrySize) -> Option<ErrorLogEntry> {

@@ -440,8 +440,7 @@ impl<L: LogLock> LogBridge<L> {
         // 2. Ring: checksum outside the lock, append and take a token inside it.
         let timestamp = kernel.system_time();
         let now = kernel.interrupt_time();
-        let payload_crc = kernel.crc32c(payload);
-        let Some(prepared) = PreparedRecord::with_payload_crc(payload, timestamp, request.process_id, payload_crc)
+        let Some(prepared) = PreparedRecord::with_crc32c(payload, timestamp, request.process_id, kernel.crc32c())
         else {
             return self.reject(NtStatus::INVALID_BUFFER_SIZE);
         };

@@ -102,11 +102,12 @@ pub trait Kernel {
     /// `KeQueryUnbiasedInterruptTime`; `KeQueryInterruptTime` is a macro that bindgen cannot bind).
     fn interrupt_time(&self) -> u64;
 
-    /// CRC-32C of a payload, computed before the ring lock is taken. The default is the core's
-    /// software CRC; a kernel layer that may use the processor's CRC32 instruction (SSE4.2 on x64,
-    /// the CRC extension on ARM64) overrides it. It must return exactly `record::crc32c(bytes)`.
-    fn crc32c(&self, bytes: &[u8]) -> u32 {
-        crate::record::crc32c(bytes)
+    /// The CRC-32C engine for ring records, computed before the ring lock is taken. The driver
+    /// chooses it once, at device add (the processor's CRC32C instructions where it has them:
+    /// SSE4.2 on x64, the CRC extension on ARM64), and keeps it in the device context. Every
+    /// engine gives the same checksum. The default is the software engine.
+    fn crc32c(&self) -> crate::record::Crc32c {
+        crate::record::Crc32c::SOFTWARE
     }
 
     /// `IoAllocateErrorLogEntry(device, size)`. `None` (NULL) is normal under memory pressure and

@@ -24,7 +24,6 @@
 //! that more input is needed. It never reads outside the buffer and never panics.
 
 use crate::time::FileTime;
-use crc::{CRC_32_ISCSI, Crc, Table};
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
@@ -39,21 +38,20 @@ pub const MAX_RECORD_PAYLOAD: u32 = 16 << 20;
 /// Bytes of the header covered by the CRC.
 const CRC_COVERED_HEADER: usize = 28;
 
-/// CRC-32C (Castagnoli, the iSCSI polynomial), slice-by-16.
-pub static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
+/// CRC-32C (Castagnoli, the iSCSI polynomial) in software, slice-by-16.
+pub use logbridge_crc32c::SOFTWARE as CRC32C;
+pub use logbridge_crc32c::{Crc32c, Crc32cKind};
 
-/// CRC-32C of `bytes`, in software (about 4 GB/s). The driver can use the processor's CRC32
-/// instruction instead through [`crate::kernel::Kernel::crc32c`].
+/// CRC-32C of `bytes`, with the engine this process detected on first use (the processor's
+/// CRC32C instructions where it has them). The driver's write path uses the engine chosen at
+/// device add instead, through [`crate::kernel::Kernel::crc32c`].
 pub fn crc32c(bytes: &[u8]) -> u32 {
-    CRC32C.checksum(bytes)
+    Crc32c::detected().checksum(bytes)
 }
 
 /// Extends a finished CRC-32C: `crc32c_append(crc32c(a), b) == crc32c(a ++ b)`.
 pub fn crc32c_append(crc: u32, bytes: &[u8]) -> u32 {
-    // The register holds the complement of a finished CRC, stored bit-reflected by `crc`.
-    let mut digest = CRC32C.digest_with_initial((!crc).reverse_bits());
-    digest.update(bytes);
-    digest.finalize()
+    Crc32c::detected().append(crc, bytes)
 }
 
 /// The wire form of a record header.
@@ -200,14 +198,15 @@ pub struct PreparedRecord<'a> {
 }
 
 impl<'a> PreparedRecord<'a> {
-    /// Checksums the payload in software. `None` if the payload is larger than the format allows.
+    /// Checksums the payload with [`Crc32c::detected`]. `None` if the payload is larger than the
+    /// format allows.
     pub fn new(payload: &'a [u8], timestamp: FileTime, process_id: u32) -> Option<Self> {
-        Self::with_payload_crc(payload, timestamp, process_id, crc32c(payload))
+        Self::with_crc32c(payload, timestamp, process_id, Crc32c::detected())
     }
 
-    /// Uses `payload_crc`, the CRC-32C of `payload` computed by the caller (with the processor's
-    /// CRC32 instruction, say). A wrong value makes a record that every reader rejects as corrupt.
-    pub fn with_payload_crc(payload: &'a [u8], timestamp: FileTime, process_id: u32, payload_crc: u32) -> Option<Self> {
+    /// Checksums the payload and the header (for sequence number 0) with `engine`, in one chain:
+    /// the record's CRC covers `payload || header bytes 0..28`.
+    pub fn with_crc32c(payload: &'a [u8], timestamp: FileTime, process_id: u32, engine: Crc32c) -> Option<Self> {
         let size = record_size(payload.len())?;
         let mut header = RawRecordHeader {
             magic: RECORD_MAGIC,
@@ -218,7 +217,7 @@ impl<'a> PreparedRecord<'a> {
             crc: U32::new(0),
         };
         let covered = header.as_bytes().get(..CRC_COVERED_HEADER).unwrap_or(&[]);
-        header.crc = U32::new(crc32c_append(payload_crc, covered));
+        header.crc = U32::new(engine.append(engine.checksum(payload), covered));
         Some(PreparedRecord { payload, header, size })
     }
 
@@ -424,16 +423,19 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_supplied_payload_crc_makes_the_same_record() {
-        let payload = b"computed elsewhere";
-        let a = PreparedRecord::new(payload, FileTime(5), 6).unwrap();
-        let b = PreparedRecord::with_payload_crc(payload, FileTime(5), 6, crc32c(payload)).unwrap();
-        assert_eq!(a.header_bytes(3), b.header_bytes(3));
-        let wrong = PreparedRecord::with_payload_crc(payload, FileTime(5), 6, crc32c(payload) ^ 1).unwrap();
-        let mut record = wrong.header_bytes(3).to_vec();
+    fn every_engine_makes_the_same_record() {
+        let payload = b"computed by every engine this processor has";
+        let reference = PreparedRecord::with_crc32c(payload, FileTime(5), 6, Crc32c::SOFTWARE).unwrap();
+        for engine in Crc32cKind::ALL.into_iter().filter_map(Crc32c::with_kind) {
+            let prepared = PreparedRecord::with_crc32c(payload, FileTime(5), 6, engine).unwrap();
+            assert_eq!(prepared.header_bytes(3), reference.header_bytes(3), "{:?}", engine.kind());
+        }
+        let mut record = reference.header_bytes(3).to_vec();
         record.extend_from_slice(payload);
-        record.resize(wrong.size(), 0);
-        assert_eq!(RecordDecoder::new(&record).count(), 0, "a wrong payload CRC makes a corrupt record");
+        record.resize(reference.size(), 0);
+        assert_eq!(RecordDecoder::new(&record).count(), 1);
+        record[40] ^= 1;
+        assert_eq!(RecordDecoder::new(&record).count(), 0, "a flipped payload bit makes a corrupt record");
     }
 
     #[test]
