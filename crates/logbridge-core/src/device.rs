@@ -50,7 +50,7 @@
 //! entry whose preview reads `(empty)` and a WMI event with `TotalLength` 0, and completes with
 //! `STATUS_SUCCESS` and 0 bytes. That makes an empty write a cheap, visible marker.
 
-use crate::errorlog::{self, InsertionString, PacketSpec, WriteFacts};
+use crate::errorlog::{self, InsertionString, PacketImage, PacketSpec, WriteFacts};
 use crate::ioctl::{self, ReadLogRequest, ReadLogResponse, Stats};
 use crate::kernel::{
     APC_LEVEL, Completion, DISPATCH_LEVEL, Kernel, PendingReadServer, ReadCompletion, WmiWriteFailure,
@@ -251,16 +251,18 @@ pub fn log_parameter_defaulted<K: Kernel>(
     write_entry(kernel, &spec, maximum_entry_size)
 }
 
-/// Plans, allocates, fills and writes one entry. False if it could not be written; an entry that
-/// was allocated but not written is freed when it drops.
+/// Builds the packet (sized and encoded in one pass, on the stack), allocates exactly its size,
+/// copies it in and writes the entry. False if it could not be written; an entry that was
+/// allocated but not written is freed when it drops.
 fn write_entry<K: Kernel>(kernel: &K, spec: &PacketSpec<'_>, maximum_entry_size: usize) -> bool {
-    let Ok(plan) = errorlog::plan_packet(spec, maximum_entry_size) else {
+    let mut image = PacketImage::new();
+    let Ok(plan) = image.encode(spec, maximum_entry_size) else {
         return false;
     };
     let Some(mut entry) = kernel.allocate_error_log_entry(plan.entry_size) else {
         return false;
     };
-    if errorlog::encode_packet(entry.as_mut(), spec, &plan).is_err() {
+    if image.write_to(entry.as_mut()).is_err() {
         // Dropping the unwritten entry frees it.
         return false;
     }
@@ -296,12 +298,39 @@ pub struct LogState<S> {
     pub ring: RingLog<S>,
     /// The event-log rate limiter.
     pub limiter: TokenBucket,
+    /// The per-write counters: the write path holds the lock anyway, so counting here costs no
+    /// atomic read-modify-write (each of which is a full barrier on x64).
+    counters: LockedCounters,
 }
 
 impl<S: AsRef<[u8]> + AsMut<[u8]>> LogState<S> {
     /// State over ring storage `storage`.
     pub fn new(storage: S, rate_limit: RateLimit) -> Result<Self, RingError> {
-        Ok(LogState { ring: RingLog::new(storage)?, limiter: TokenBucket::new(rate_limit) })
+        Ok(LogState {
+            ring: RingLog::new(storage)?,
+            limiter: TokenBucket::new(rate_limit),
+            counters: LockedCounters::default(),
+        })
+    }
+}
+
+/// The counters kept under the log lock.
+#[derive(Clone, Copy, Debug, Default)]
+struct LockedCounters {
+    writes: u64,
+    bytes_written: u64,
+    zero_length_writes: u64,
+    largest_locked_copy: u64,
+    /// Writes that got an Event Log token.
+    eventlog_tokens: u64,
+    eventlog_rate_limited: u64,
+    /// Rate-limited entries that no summary has reported yet.
+    unreported_rate_limited: u64,
+}
+
+impl LockedCounters {
+    fn raise_largest_locked_copy(&mut self, bytes: usize) {
+        self.largest_locked_copy = self.largest_locked_copy.max(u64::try_from(bytes).unwrap_or(u64::MAX));
     }
 }
 
@@ -359,14 +388,11 @@ macro_rules! counters {
 }
 
 counters! {
-    writes,
-    bytes_written,
-    zero_length_writes,
     writes_rejected,
-    eventlog_written,
+    // Writes with a token whose entry was not written (IRQL, a failed summary, allocation).
+    eventlog_token_unwritten,
     eventlog_summaries,
     eventlog_summarized,
-    eventlog_rate_limited,
     eventlog_alloc_failed,
     eventlog_irql_skipped,
     wmi_fired,
@@ -378,9 +404,7 @@ counters! {
     reads_completed,
     reads_pended,
     clears,
-    unreported_rate_limited,
     unreported_alloc_failed,
-    largest_locked_copy,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -389,10 +413,6 @@ fn bump(counter: &AtomicU64) {
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
-}
-
-fn raise_to(counter: &AtomicU64, n: usize) {
-    counter.fetch_max(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
 fn get(counter: &AtomicU64) -> u64 {
@@ -444,14 +464,31 @@ impl<L: LogLock> LogBridge<L> {
         else {
             return self.reject(NtStatus::INVALID_BUFFER_SIZE);
         };
+        let length = u64::try_from(payload.len()).unwrap_or(u64::MAX);
         let appended = self.log.with_lock(|state| {
             let appended = state.ring.append(&prepared)?;
-            Ok::<_, RingError>((appended, state.limiter.try_take(now)))
+            let token = state.limiter.try_take(now);
+            let counters = &mut state.counters;
+            counters.writes = counters.writes.saturating_add(1);
+            counters.bytes_written = counters.bytes_written.saturating_add(length);
+            if length == 0 {
+                counters.zero_length_writes = counters.zero_length_writes.saturating_add(1);
+            }
+            counters.raise_largest_locked_copy(prepared.size());
+            // With a token, this write's entry reports the rate-limited entries before it.
+            let unreported = if token {
+                counters.eventlog_tokens = counters.eventlog_tokens.saturating_add(1);
+                core::mem::take(&mut counters.unreported_rate_limited)
+            } else {
+                counters.eventlog_rate_limited = counters.eventlog_rate_limited.saturating_add(1);
+                counters.unreported_rate_limited = counters.unreported_rate_limited.saturating_add(1);
+                0
+            };
+            Ok::<_, RingError>((appended, token.then_some(unreported)))
         });
         let Ok((appended, token)) = appended else {
             return self.reject(NtStatus::INVALID_BUFFER_SIZE);
         };
-        raise_to(&self.counters.largest_locked_copy, prepared.size());
         kernel.complete_pending_reads(self);
         // 3. Event log.
         let facts = WriteFacts {
@@ -463,12 +500,7 @@ impl<L: LogLock> LogBridge<L> {
         self.log_write_entry(kernel, &facts, token);
         // 4. WMI.
         self.fire_wmi_event(kernel, &facts, timestamp);
-        // 5. Statistics and completion.
-        bump(&self.counters.writes);
-        add(&self.counters.bytes_written, u64::try_from(payload.len()).unwrap_or(u64::MAX));
-        if payload.is_empty() {
-            bump(&self.counters.zero_length_writes);
-        }
+        // 5. Completion (the write was counted under the lock).
         Completion::success(payload.len())
     }
 
@@ -490,36 +522,54 @@ impl<L: LogLock> LogBridge<L> {
         Completion::failure(status)
     }
 
-    fn log_write_entry<K: Kernel>(&self, kernel: &K, facts: &WriteFacts<'_>, token: bool) {
-        if !token {
-            bump(&self.counters.eventlog_rate_limited);
-            bump(&self.counters.unreported_rate_limited);
+    /// Step 3. `token` is `Some(rate-limited entries not yet reported)` if the write got a
+    /// token (the count was taken out of the locked counters with it), `None` if it was
+    /// rate-limited (and counted as such under the lock).
+    fn log_write_entry<K: Kernel>(&self, kernel: &K, facts: &WriteFacts<'_>, token: Option<u64>) {
+        let Some(rate_limited) = token else {
             return;
-        }
+        };
         if kernel.irql() > DISPATCH_LEVEL {
             bump(&self.counters.eventlog_irql_skipped);
+            bump(&self.counters.eventlog_token_unwritten);
+            self.give_back_rate_limited(rate_limited);
             return;
         }
-        if !self.log_summary_entry(kernel, facts.sequence) {
+        if !self.log_summary_entry(kernel, facts.sequence, rate_limited) {
             // The summary goes first; without it, this entry waits for the next one to report it.
             bump(&self.counters.unreported_alloc_failed);
+            bump(&self.counters.eventlog_token_unwritten);
             return;
         }
         let strings = errorlog::write_packet_strings(facts);
         let spec = errorlog::write_packet_spec(facts, &strings, self.config.error_log_maximum_size);
-        if self.log_entry(kernel, &spec) {
-            bump(&self.counters.eventlog_written);
-        } else {
+        if !self.log_entry(kernel, &spec) {
             bump(&self.counters.eventlog_alloc_failed);
             bump(&self.counters.unreported_alloc_failed);
+            bump(&self.counters.eventlog_token_unwritten);
         }
     }
 
-    /// Logs the Warning summary of entries not written since the last one, if there are any.
-    /// False if there was something to report and it could not be written.
-    fn log_summary_entry<K: Kernel>(&self, kernel: &K, sequence: u64) -> bool {
-        let rate_limited = self.counters.unreported_rate_limited.swap(0, Ordering::Relaxed);
-        let alloc_failed = self.counters.unreported_alloc_failed.swap(0, Ordering::Relaxed);
+    /// Puts rate-limited entries that a summary could not report back for the next one (a rare
+    /// path: the lock is taken again).
+    fn give_back_rate_limited(&self, rate_limited: u64) {
+        if rate_limited > 0 {
+            self.log.with_lock(|state| {
+                let counters = &mut state.counters;
+                counters.unreported_rate_limited = counters.unreported_rate_limited.saturating_add(rate_limited);
+            });
+        }
+    }
+
+    /// Logs the Warning summary of entries not written since the last one, if there are any:
+    /// `rate_limited` (taken from the locked counters with this write's token) and the
+    /// allocation failures. False if there was something to report and it could not be written.
+    fn log_summary_entry<K: Kernel>(&self, kernel: &K, sequence: u64, rate_limited: u64) -> bool {
+        // A plain load first: the read-modify-write only when there is something to take.
+        let alloc_failed = match self.counters.unreported_alloc_failed.load(Ordering::Relaxed) {
+            0 => 0,
+            _ => self.counters.unreported_alloc_failed.swap(0, Ordering::Relaxed),
+        };
         let counts = errorlog::SuppressedCounts { rate_limited, alloc_failed };
         let total = counts.total();
         if total == 0 {
@@ -535,7 +585,7 @@ impl<L: LogLock> LogBridge<L> {
         } else {
             // Not lost: the next summary reports them.
             bump(&self.counters.eventlog_alloc_failed);
-            add(&self.counters.unreported_rate_limited, rate_limited);
+            self.give_back_rate_limited(rate_limited);
             add(&self.counters.unreported_alloc_failed, alloc_failed);
             false
         }
@@ -626,6 +676,7 @@ impl<L: LogLock> LogBridge<L> {
         let result = self.log.with_lock(|state| {
             let mut cursor = start(&state.ring, cell.load())?;
             let outcome = state.ring.read(&mut cursor, records)?;
+            state.counters.raise_largest_locked_copy(outcome.bytes);
             if outcome.records > 0 || outcome.lost_records > 0 || dont_wait {
                 cell.store(cursor);
                 Ok(Some((outcome, cursor)))
@@ -643,7 +694,6 @@ impl<L: LogLock> LogBridge<L> {
         let completion = match result {
             Ok(None) => return ReadCompletion::Pending,
             Ok(Some((outcome, next))) => {
-                raise_to(&self.counters.largest_locked_copy, outcome.bytes);
                 response.bytes = U32::new(u32::try_from(outcome.bytes).unwrap_or(u32::MAX));
                 response.records = U32::new(u32::try_from(outcome.records).unwrap_or(u32::MAX));
                 response.first_sequence = U64::new(outcome.first_sequence);
@@ -701,8 +751,10 @@ impl<L: LogLock> LogBridge<L> {
 
     /// A snapshot of the statistics.
     pub fn stats(&self) -> Stats {
-        let ring = self.log.with_lock(|state| (state.ring.counters(), state.ring.used(), state.ring.record_count()));
-        let (counters, used, records) = ring;
+        let ring = self
+            .log
+            .with_lock(|state| (state.ring.counters(), state.ring.used(), state.ring.record_count(), state.counters));
+        let (counters, used, records, locked) = ring;
         let c = &self.counters;
         Stats {
             ring_capacity: counters.capacity,
@@ -715,17 +767,18 @@ impl<L: LogLock> LogBridge<L> {
             records_overwritten: counters.overwritten_records,
             bytes_overwritten: counters.overwritten_bytes,
             ring_repairs: counters.repairs,
-            writes: get(&c.writes),
-            bytes_written: get(&c.bytes_written),
-            zero_length_writes: get(&c.zero_length_writes),
+            writes: locked.writes,
+            bytes_written: locked.bytes_written,
+            zero_length_writes: locked.zero_length_writes,
             writes_rejected: get(&c.writes_rejected),
-            eventlog_written: get(&c.eventlog_written),
+            // Writes in flight count as written until they finish.
+            eventlog_written: locked.eventlog_tokens.saturating_sub(get(&c.eventlog_token_unwritten)),
             eventlog_summaries: get(&c.eventlog_summaries),
             eventlog_summarized: get(&c.eventlog_summarized),
-            eventlog_rate_limited: get(&c.eventlog_rate_limited),
+            eventlog_rate_limited: locked.eventlog_rate_limited,
             eventlog_alloc_failed: get(&c.eventlog_alloc_failed),
             eventlog_irql_skipped: get(&c.eventlog_irql_skipped),
-            eventlog_unreported: get(&c.unreported_rate_limited).saturating_add(get(&c.unreported_alloc_failed)),
+            eventlog_unreported: locked.unreported_rate_limited.saturating_add(get(&c.unreported_alloc_failed)),
             wmi_fired: get(&c.wmi_fired),
             wmi_disabled: get(&c.wmi_disabled),
             wmi_irql_skipped: get(&c.wmi_irql_skipped),
@@ -736,7 +789,7 @@ impl<L: LogLock> LogBridge<L> {
             reads_pended: get(&c.reads_pended),
             clears: get(&c.clears),
             max_write_size: u64::try_from(self.config.max_write_size).unwrap_or(u64::MAX),
-            largest_locked_copy: get(&c.largest_locked_copy),
+            largest_locked_copy: locked.largest_locked_copy,
         }
     }
 }

@@ -28,7 +28,7 @@
 
 use crate::messages::{self, Message};
 use crate::status::NtStatus;
-use crate::text::{self, PreviewPlan, UnitCounter, Utf16Sink, Utf16Writer};
+use crate::text::{self, PreviewPlan};
 use core::fmt;
 use zerocopy::little_endian::{I64, U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -322,6 +322,8 @@ pub struct PacketPlan {
     pub number_of_strings: u16,
     /// How the preview string (if any) is cut.
     pub preview: Option<PreviewPlan>,
+    /// The maximum entry size it was planned within (at most 255).
+    pub maximum_entry_size: usize,
 }
 
 /// The largest DumpData LogBridge puts in a write packet for a given maximum entry size: a sixth
@@ -339,108 +341,197 @@ fn round_up_4(n: usize) -> Option<usize> {
 ///
 /// Fixed strings are kept whole; DumpData is cut to `max_dump_bytes` and then, if the strings
 /// still do not fit, dropped; the preview takes what is left. Text strings must not contain U+0000
-/// (a preview never does: control characters are shown as hex).
+/// (a preview never does: control characters are shown as hex). This is [`PacketImage::build`]'s
+/// plan; the write path builds the image itself, which sizes and encodes in the same pass.
 pub fn plan_packet(spec: &PacketSpec<'_>, maximum_entry_size: usize) -> Result<PacketPlan, PacketError> {
-    let maximum = maximum_entry_size.min(usize::from(u8::MAX));
-    let mut fixed_units = 0usize;
-    let mut preview_payload = None;
-    for (index, string) in spec.strings.iter().enumerate() {
-        let mut counter = UnitCounter(0);
-        match *string {
-            InsertionString::Text(text) => {
-                // A NUL unit would end the string early and shift every later one.
-                if text.contains('\0') {
-                    return Err(PacketError::NulInText { index: u16::try_from(index).unwrap_or(u16::MAX) });
-                }
-                counter.put_str(text)
-            }
-            InsertionString::Decimal(value) => counter.put_str(text::decimal(value).as_str()),
-            InsertionString::Preview(payload) => {
-                if preview_payload.replace(payload).is_some() {
-                    return Err(PacketError::MultiplePreviews);
-                }
-            }
-        }
-        // Every string has a NUL terminator.
-        fixed_units = fixed_units.saturating_add(counter.0).saturating_add(1);
-    }
-    let fixed_bytes = fixed_units.saturating_mul(2);
-    let number_of_strings = u16::try_from(spec.strings.len()).map_err(|_| PacketError::StringsTooLong)?;
-
-    let mut dump_bytes = spec.dump.len().min(spec.max_dump_bytes);
-    let mut dump_data_size = round_up_4(dump_bytes).ok_or(PacketError::StringsTooLong)?;
-    if PACKET_SIZE.saturating_add(dump_data_size).saturating_add(fixed_bytes) > maximum {
-        dump_bytes = 0;
-        dump_data_size = 0;
-    }
-    let string_offset = PACKET_SIZE.saturating_add(dump_data_size);
-    let strings_end = string_offset.saturating_add(fixed_bytes);
-    if strings_end > maximum {
-        return Err(PacketError::StringsTooLong);
-    }
-    let preview = preview_payload.map(|payload| {
-        let room_units = maximum.saturating_sub(strings_end) / 2;
-        text::plan_preview(payload, room_units)
-    });
-    let preview_bytes = preview.map_or(0, |p| p.units.saturating_mul(2));
-    let entry = strings_end.saturating_add(preview_bytes);
-    Ok(PacketPlan {
-        entry_size: EntrySize::new(entry, maximum).ok_or(PacketError::StringsTooLong)?,
-        dump_bytes,
-        dump_data_size: u16::try_from(dump_data_size).map_err(|_| PacketError::StringsTooLong)?,
-        string_offset: u16::try_from(string_offset).map_err(|_| PacketError::StringsTooLong)?,
-        number_of_strings,
-        preview,
-    })
+    PacketImage::new().encode(spec, maximum_entry_size)
 }
 
 /// Fills `entry` (the memory `IoAllocateErrorLogEntry` returned, at least `plan.entry_size` bytes)
-/// with the packet: zeroes all of it, then writes the header, DumpData and strings.
+/// with the packet `plan` was made for ([`plan_packet`] of the same `spec`): the packet's bytes,
+/// then zeroes to the end of `entry`.
 pub fn encode_packet(entry: &mut [u8], spec: &PacketSpec<'_>, plan: &PacketPlan) -> Result<(), PacketError> {
-    let needed = plan.entry_size.bytes();
-    if entry.len() < needed {
-        return Err(PacketError::BufferTooSmall { needed, given: entry.len() });
-    }
-    entry.fill(0);
-    let header = PacketHeader {
-        major_function: spec.major_function,
-        retry_count: 0,
-        dump_data_size: plan.dump_data_size,
-        number_of_strings: plan.number_of_strings,
-        string_offset: plan.string_offset,
-        event_category: 0,
-        error_code: spec.message.id,
-        unique_error_value: spec.unique_error_value,
-        final_status: spec.final_status.as_u32(),
-        sequence_number: spec.sequence_number,
-        io_control_code: 0,
-        device_offset: 0,
-    };
-    let raw = RawPacketHeader::from(&header);
-    let too_small = PacketError::BufferTooSmall { needed, given: entry.len() };
-    raw.write_to_prefix(entry).map_err(|_| too_small)?;
-    let dump_src = spec.dump.get(..plan.dump_bytes).ok_or(too_small)?;
-    let dump_end = DUMP_DATA_OFFSET.checked_add(plan.dump_bytes).ok_or(too_small)?;
-    entry.get_mut(DUMP_DATA_OFFSET..dump_end).ok_or(too_small)?.copy_from_slice(dump_src);
+    PacketImage::build(spec, plan.maximum_entry_size)?.write_to(entry)
+}
 
-    let strings_area = entry.get_mut(usize::from(plan.string_offset)..needed).ok_or(too_small)?;
-    let mut writer = Utf16Writer::new(strings_area);
-    for string in spec.strings {
-        match *string {
-            InsertionString::Text(text) => writer.put_str(text),
-            InsertionString::Decimal(value) => writer.put_str(text::decimal(value).as_str()),
-            InsertionString::Preview(payload) => {
-                if let Some(preview) = &plan.preview {
-                    text::write_preview(payload, preview, &mut writer);
+/// `IoAllocateErrorLogEntry`'s `EntrySize` is a UCHAR: no packet is larger than this.
+const IMAGE_SIZE: usize = 256;
+
+/// The decimal digits of `value`.
+fn decimal_digits(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| usize::try_from(log).unwrap_or(19).saturating_add(1))
+}
+
+/// A packet built in one pass, in a buffer of the largest entry size: the header, DumpData and
+/// strings, with the preview sized and rendered in the same pass over the payload
+/// ([`text::render_preview`]). The write path encodes it in place on the stack, allocates exactly
+/// [`PacketPlan::entry_size`] and copies it in with [`PacketImage::write_to`].
+#[derive(Clone)]
+pub struct PacketImage {
+    bytes: [u8; IMAGE_SIZE],
+    plan: Option<PacketPlan>,
+}
+
+impl fmt::Debug for PacketImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PacketImage").field("plan", &self.plan).field("bytes", &self.as_bytes()).finish()
+    }
+}
+
+impl Default for PacketImage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PacketImage {
+    /// An empty image (no packet yet).
+    pub const fn new() -> PacketImage {
+        PacketImage { bytes: [0; IMAGE_SIZE], plan: None }
+    }
+
+    /// Sizes and encodes the packet `spec` describes within `maximum_entry_size` (see
+    /// [`plan_packet`] for the sizing rules).
+    pub fn build(spec: &PacketSpec<'_>, maximum_entry_size: usize) -> Result<PacketImage, PacketError> {
+        let mut image = PacketImage::new();
+        image.encode(spec, maximum_entry_size)?;
+        Ok(image)
+    }
+
+    /// [`PacketImage::build`] in place: replaces this image's packet (every byte of the new
+    /// packet is written; on an error the image holds no packet).
+    pub fn encode(&mut self, spec: &PacketSpec<'_>, maximum_entry_size: usize) -> Result<PacketPlan, PacketError> {
+        self.plan = None;
+        let maximum = maximum_entry_size.min(usize::from(u8::MAX));
+        // Size the fixed strings: the preview gets what they leave.
+        let mut fixed_units = 0usize;
+        let mut previews = 0usize;
+        for (index, string) in spec.strings.iter().enumerate() {
+            let units = match *string {
+                InsertionString::Text(text) => {
+                    // A NUL unit would end the string early and shift every later one.
+                    if text.contains('\0') {
+                        return Err(PacketError::NulInText { index: u16::try_from(index).unwrap_or(u16::MAX) });
+                    }
+                    text.encode_utf16().count()
+                }
+                InsertionString::Decimal(value) => decimal_digits(value),
+                InsertionString::Preview(_) => {
+                    previews = previews.saturating_add(1);
+                    if previews > 1 {
+                        return Err(PacketError::MultiplePreviews);
+                    }
+                    0
+                }
+            };
+            // Every string has a NUL terminator.
+            fixed_units = fixed_units.saturating_add(units).saturating_add(1);
+        }
+        let fixed_bytes = fixed_units.saturating_mul(2);
+        let number_of_strings = u16::try_from(spec.strings.len()).map_err(|_| PacketError::StringsTooLong)?;
+
+        let mut dump_bytes = spec.dump.len().min(spec.max_dump_bytes);
+        let mut dump_data_size = round_up_4(dump_bytes).ok_or(PacketError::StringsTooLong)?;
+        if PACKET_SIZE.saturating_add(dump_data_size).saturating_add(fixed_bytes) > maximum {
+            dump_bytes = 0;
+            dump_data_size = 0;
+        }
+        let string_offset = PACKET_SIZE.saturating_add(dump_data_size);
+        let strings_end = string_offset.saturating_add(fixed_bytes);
+        if strings_end > maximum {
+            return Err(PacketError::StringsTooLong);
+        }
+        let preview_room_units = maximum.saturating_sub(strings_end) / 2;
+        let dump_data_size16 = u16::try_from(dump_data_size).map_err(|_| PacketError::StringsTooLong)?;
+        let string_offset16 = u16::try_from(string_offset).map_err(|_| PacketError::StringsTooLong)?;
+
+        // Encode: header, DumpData and its zero padding, then the strings.
+        let bytes = &mut self.bytes;
+        let header = PacketHeader {
+            major_function: spec.major_function,
+            retry_count: 0,
+            dump_data_size: dump_data_size16,
+            number_of_strings,
+            string_offset: string_offset16,
+            event_category: 0,
+            error_code: spec.message.id,
+            unique_error_value: spec.unique_error_value,
+            final_status: spec.final_status.as_u32(),
+            sequence_number: spec.sequence_number,
+            io_control_code: 0,
+            device_offset: 0,
+        };
+        let overflow = PacketError::StringsTooLong;
+        RawPacketHeader::from(&header).write_to_prefix(&mut bytes[..]).map_err(|_| overflow)?;
+        let dump_src = spec.dump.get(..dump_bytes).ok_or(overflow)?;
+        let (dump, padding) = bytes
+            .get_mut(DUMP_DATA_OFFSET..string_offset)
+            .and_then(|area| area.split_at_mut_checked(dump_bytes))
+            .ok_or(overflow)?;
+        dump.copy_from_slice(dump_src);
+        padding.fill(0);
+
+        let area = bytes.get_mut(string_offset..maximum).ok_or(overflow)?;
+        let mut at = 0usize;
+        let put = |area: &mut [u8], at: &mut usize, unit: u16| {
+            if let Some(slot) = area.get_mut(*at..at.saturating_add(2)) {
+                slot.copy_from_slice(&unit.to_le_bytes());
+            }
+            *at = at.saturating_add(2);
+        };
+        let mut preview = None;
+        for string in spec.strings {
+            match *string {
+                InsertionString::Text(text) => text.encode_utf16().for_each(|unit| put(area, &mut at, unit)),
+                InsertionString::Decimal(value) => {
+                    itoa::Buffer::new().format(value).bytes().for_each(|digit| put(area, &mut at, u16::from(digit)));
+                }
+                InsertionString::Preview(payload) => {
+                    let dst = area.get_mut(at..).ok_or(overflow)?;
+                    let plan = text::render_preview(payload, preview_room_units, dst);
+                    at = at.saturating_add(plan.units.saturating_mul(2));
+                    preview = Some(plan);
                 }
             }
+            put(area, &mut at, 0);
         }
-        writer.put(0);
+        let entry = string_offset.saturating_add(at);
+        let plan = PacketPlan {
+            entry_size: EntrySize::new(entry, maximum).ok_or(overflow)?,
+            dump_bytes,
+            dump_data_size: dump_data_size16,
+            string_offset: string_offset16,
+            number_of_strings,
+            preview,
+            maximum_entry_size: maximum,
+        };
+        self.plan = Some(plan);
+        Ok(plan)
     }
-    if writer.overflowed() {
-        return Err(too_small);
+
+    /// The packet's sizes (`None` before a packet was encoded).
+    pub fn plan(&self) -> Option<&PacketPlan> {
+        self.plan.as_ref()
     }
-    Ok(())
+
+    /// The packet: [`PacketPlan::entry_size`] bytes (none before a packet was encoded).
+    pub fn as_bytes(&self) -> &[u8] {
+        let len = self.plan.map_or(0, |plan| plan.entry_size.bytes());
+        self.bytes.get(..len).unwrap_or(&[])
+    }
+
+    /// Copies the packet into `entry` (the memory `IoAllocateErrorLogEntry` returned, at least
+    /// the entry size, or the kernel's rounded-up size) and zeroes the rest of it: nothing
+    /// uninitialised reaches the Event Log.
+    pub fn write_to(&self, entry: &mut [u8]) -> Result<(), PacketError> {
+        let packet = self.as_bytes();
+        let given = entry.len();
+        let too_small = PacketError::BufferTooSmall { needed: packet.len(), given };
+        let (head, rest) = entry.split_at_mut_checked(packet.len()).ok_or(too_small)?;
+        head.copy_from_slice(packet);
+        rest.fill(0);
+        Ok(())
+    }
 }
 
 /// The facts of one write that its packet reports.

@@ -42,7 +42,9 @@
 //! header at `tail` that does not parse), it drops everything and counts a repair instead of
 //! trusting a bad length.
 
-use crate::record::{PreparedRecord, RECORD_ALIGN, RECORD_HEADER_SIZE, RecordHeader};
+use crate::record::{
+    MAX_RECORD_PAYLOAD, PreparedRecord, RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordHeader, record_size,
+};
 
 /// The smallest usable log.
 pub const MIN_CAPACITY: usize = 256;
@@ -244,9 +246,9 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
                     break;
                 }
             };
-            match self.header_at(self.tail) {
-                Some(oldest) => {
-                    let oldest_size = u64::try_from(oldest.record_size()).unwrap_or(u64::MAX);
+            match self.record_size_at(self.tail) {
+                Some(oldest_size) => {
+                    let oldest_size = u64::try_from(oldest_size).unwrap_or(u64::MAX);
                     self.tail = self.tail.saturating_add(oldest_size).min(self.head);
                     self.tail_sequence = self.tail_sequence.saturating_add(1);
                     self.overwritten_records = self.overwritten_records.saturating_add(1);
@@ -262,10 +264,26 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         let payload = record.payload();
         let padding_len = size.saturating_sub(RECORD_HEADER_SIZE).saturating_sub(payload.len());
         let padding = [0u8; RECORD_ALIGN];
-        self.write_at(position, &header);
-        self.write_at(position.saturating_add(32), payload);
-        let payload64 = u64::try_from(payload.len()).unwrap_or(u64::MAX);
-        self.write_at(position.saturating_add(32).saturating_add(payload64), padding.get(..padding_len).unwrap_or(&[]));
+        let padding = padding.get(..padding_len).unwrap_or(&[]);
+        let offset = self.offset_of(position);
+        // Where the record does not wrap (all but one record per trip around the buffer), one
+        // contiguous slot takes header, payload and padding.
+        let end = offset.checked_add(size).filter(|&end| end <= self.capacity);
+        let slot = end.and_then(|end| self.storage.as_mut().get_mut(offset..end));
+        match slot.and_then(|slot| slot.split_at_mut_checked(RECORD_HEADER_SIZE)) {
+            Some((header_slot, rest)) if rest.len() == payload.len().saturating_add(padding.len()) => {
+                header_slot.copy_from_slice(&header);
+                let (payload_slot, padding_slot) = rest.split_at_mut(payload.len());
+                payload_slot.copy_from_slice(payload);
+                padding_slot.copy_from_slice(padding);
+            }
+            _ => {
+                self.write_at(position, &header);
+                self.write_at(position.saturating_add(32), payload);
+                let payload64 = u64::try_from(payload.len()).unwrap_or(u64::MAX);
+                self.write_at(position.saturating_add(32).saturating_add(payload64), padding);
+            }
+        }
         self.head = new_head;
         self.next_sequence = self.next_sequence.saturating_add(1);
         Ok(Appended { sequence, position, size, dropped_records })
@@ -291,20 +309,30 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         if at == cursor { Ok(()) } else { Err(RingError::InvalidCursor) }
     }
 
-    /// The check `read` makes of every cursor: aligned, not ahead of the log, a sequence behind
-    /// the tail's if behind the tail, the right sequence at head, and otherwise a header with the
-    /// cursor's sequence whose record ends by the head.
-    fn check_cursor_cheaply(&self, cursor: ReadCursor) -> Result<(), RingError> {
+    /// The check of a cursor that needs no record bytes: aligned, not ahead of the log, a
+    /// sequence behind the tail's if behind the tail, the right sequence at head.
+    fn check_cursor_bounds(&self, cursor: ReadCursor) -> Result<(), RingError> {
         let aligned = cursor.position.is_multiple_of(8);
         if !aligned || cursor.position > self.head {
             return Err(RingError::InvalidCursor);
         }
-        if cursor.position == self.head {
-            return if cursor.sequence == self.next_sequence { Ok(()) } else { Err(RingError::InvalidCursor) };
+        if cursor.position == self.head && cursor.sequence != self.next_sequence {
+            return Err(RingError::InvalidCursor);
         }
-        if cursor.position < self.tail {
+        if cursor.position < self.tail && cursor.sequence >= self.tail_sequence {
             // Behind: the record there was dropped, so its sequence is below the tail's.
-            return if cursor.sequence < self.tail_sequence { Ok(()) } else { Err(RingError::InvalidCursor) };
+            return Err(RingError::InvalidCursor);
+        }
+        Ok(())
+    }
+
+    /// The check `read` makes of every cursor: [`Self::check_cursor_bounds`], and between tail
+    /// and head a header with the cursor's sequence whose record ends by the head (`read` itself
+    /// checks that header as it reads it, so it parses each header once).
+    fn check_cursor_cheaply(&self, cursor: ReadCursor) -> Result<(), RingError> {
+        self.check_cursor_bounds(cursor)?;
+        if cursor.position < self.tail || cursor.position == self.head {
+            return Ok(());
         }
         match self.header_at(cursor.position) {
             Some(h) if h.sequence == cursor.sequence && self.ends_by_head(cursor.position, &h) => Ok(()),
@@ -322,7 +350,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
     /// With nothing new, returns zero records (the driver then pends the request). If `out` cannot
     /// hold even the next record, fails with [`RingError::BufferTooSmall`] and leaves the cursor alone.
     pub fn read(&self, cursor: &mut ReadCursor, out: &mut [u8]) -> Result<ReadOutcome, RingError> {
-        self.check_cursor_cheaply(*cursor)?;
+        self.check_cursor_bounds(*cursor)?;
         let mut from = *cursor;
         let mut outcome = ReadOutcome::default();
         if from.position < self.tail {
@@ -334,9 +362,15 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         let mut position = from.position;
         let mut written = 0usize;
         while position < self.head {
-            // Never past the head: a record that would end beyond it is not one the ring wrote.
-            let Some(header) = self.header_at(position).filter(|h| self.ends_by_head(position, h)) else {
-                if outcome.records == 0 {
+            // Never past the head: a record that would end beyond it is not one the ring wrote. The
+            // first record must be the cursor's (the rest of `check_cursor_cheaply`, done here so
+            // that each header is parsed once).
+            let first = outcome.records == 0;
+            let Some(header) = self
+                .header_at(position)
+                .filter(|h| self.ends_by_head(position, h) && (!first || h.sequence == from.sequence))
+            else {
+                if first {
                     return Err(RingError::InvalidCursor);
                 }
                 break;
@@ -388,9 +422,42 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
     }
 
     fn header_at(&self, position: u64) -> Option<RecordHeader> {
-        let mut bytes = [0u8; RECORD_HEADER_SIZE];
-        self.read_at(position, &mut bytes);
-        RecordHeader::parse(&bytes).filter(|h| h.record_size() <= self.capacity)
+        let offset = self.offset_of(position);
+        let header = match self.contiguous(offset, RECORD_HEADER_SIZE) {
+            Some(bytes) => RecordHeader::parse(bytes),
+            None => {
+                let mut bytes = [0u8; RECORD_HEADER_SIZE];
+                self.read_at(position, &mut bytes);
+                RecordHeader::parse(&bytes)
+            }
+        };
+        header.filter(|h| h.record_size() <= self.capacity)
+    }
+
+    /// The size of the record at `position`, from its marker and length alone (what dropping the
+    /// oldest record needs), with `header_at`'s checks.
+    fn record_size_at(&self, position: u64) -> Option<usize> {
+        let offset = self.offset_of(position);
+        let mut start = [0u8; 8];
+        match self.contiguous(offset, start.len()) {
+            Some(bytes) => start.copy_from_slice(bytes),
+            None => self.read_at(position, &mut start),
+        }
+        let (magic, length) = start.split_at(4);
+        if magic != RECORD_MAGIC {
+            return None;
+        }
+        let length = u32::from_le_bytes(length.try_into().ok()?);
+        if length > MAX_RECORD_PAYLOAD {
+            return None;
+        }
+        record_size(usize::try_from(length).ok()?).filter(|&size| size <= self.capacity)
+    }
+
+    /// `len` bytes at `offset` if they do not cross the end of the buffer.
+    fn contiguous(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        let end = offset.checked_add(len).filter(|&end| end <= self.capacity)?;
+        self.storage.as_ref().get(offset..end)
     }
 
     fn offset_of(&self, position: u64) -> usize {

@@ -1,5 +1,5 @@
-//! Allocation-free text helpers for insertion strings: UTF-16LE output, decimal numbers and the
-//! payload preview shown in Event Viewer.
+//! Allocation-free text helpers for insertion strings: the payload preview shown in Event Viewer,
+//! rendered as UTF-16LE.
 //!
 //! # The preview
 //! An insertion string that shows the start of a write. If the bytes are valid UTF-8 without
@@ -14,8 +14,6 @@
 //! escaped: the preview is for reading, the same Event Log message shows the write's byte count
 //! (so a cut preview is visibly shorter than the write), and the exact bytes are one click away.
 //! Escaping would make every ordinary `…` in a log line look different from what was written.
-
-use core::fmt;
 
 /// U+2026 HORIZONTAL ELLIPSIS: marks a truncated preview.
 pub const ELLIPSIS: u16 = 0x2026;
@@ -35,98 +33,6 @@ pub trait Utf16Sink {
             self.put(unit);
         }
     }
-}
-
-/// A sink that only counts.
-#[derive(Debug, Default)]
-pub struct UnitCounter(pub usize);
-
-impl Utf16Sink for UnitCounter {
-    fn put(&mut self, _unit: u16) {
-        self.0 = self.0.saturating_add(1);
-    }
-}
-
-/// A sink that writes little-endian units into a byte slice and remembers if it ran out of room.
-#[derive(Debug)]
-pub struct Utf16Writer<'a> {
-    dst: &'a mut [u8],
-    written: usize,
-    overflowed: bool,
-}
-
-impl<'a> Utf16Writer<'a> {
-    /// A writer at the start of `dst`.
-    pub fn new(dst: &'a mut [u8]) -> Self {
-        Utf16Writer { dst, written: 0, overflowed: false }
-    }
-
-    /// Bytes written so far.
-    pub fn bytes_written(&self) -> usize {
-        self.written
-    }
-
-    /// True if a unit did not fit.
-    pub fn overflowed(&self) -> bool {
-        self.overflowed
-    }
-}
-
-impl Utf16Sink for Utf16Writer<'_> {
-    fn put(&mut self, unit: u16) {
-        let end = self.written.saturating_add(2);
-        match self.dst.get_mut(self.written..end) {
-            Some(slot) => {
-                slot.copy_from_slice(&unit.to_le_bytes());
-                self.written = end;
-            }
-            None => self.overflowed = true,
-        }
-    }
-}
-
-/// A fixed-capacity ASCII buffer usable with `write!` (for numbers).
-#[derive(Clone, Copy)]
-pub struct AsciiBuf<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> AsciiBuf<N> {
-    /// An empty buffer.
-    pub const fn new() -> Self {
-        AsciiBuf { bytes: [0; N], len: 0 }
-    }
-
-    /// The text written so far.
-    pub fn as_str(&self) -> &str {
-        let bytes = self.bytes.get(..self.len).unwrap_or(&[]);
-        core::str::from_utf8(bytes).unwrap_or("")
-    }
-}
-
-impl<const N: usize> Default for AsciiBuf<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> fmt::Write for AsciiBuf<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// The decimal spelling of a number (at most 20 digits).
-pub fn decimal(value: u64) -> AsciiBuf<20> {
-    let mut buf = AsciiBuf::new();
-    // 20 digits always hold a u64.
-    let _ = fmt::write(&mut buf, format_args!("{value}"));
-    buf
 }
 
 /// How a preview shows the payload.
@@ -258,6 +164,229 @@ fn plan_hex(len: usize, max_units: usize) -> PreviewPlan {
     PreviewPlan { kind: PreviewKind::Hex, shown_bytes: shown, truncated: true, units }
 }
 
+/// Renders the preview of `payload` in at most `max_units` UTF-16 units (capped at
+/// `dst.len() / 2`) straight into `dst` as UTF-16LE, and returns its plan. It is exactly what
+/// [`plan_preview`] plans and [`write_preview`] writes (a property test holds them equal), done in
+/// one pass over the bytes the preview looks at: printable ASCII is checked and widened eight
+/// bytes at a time; only a payload with non-ASCII text goes through `str` validation, from its
+/// first non-ASCII byte on. Bytes of `dst` past the returned `units` may have been written.
+pub fn render_preview(payload: &[u8], max_units: usize, dst: &mut [u8]) -> PreviewPlan {
+    let max_units = max_units.min(dst.len() / 2);
+    if payload.is_empty() {
+        let fits = EMPTY_TEXT.len() <= max_units;
+        if fits {
+            put_ascii(dst, 0, EMPTY_TEXT);
+        }
+        return PreviewPlan {
+            kind: PreviewKind::Empty,
+            shown_bytes: 0,
+            truncated: false,
+            units: if fits { EMPTY_TEXT.len() } else { 0 },
+        };
+    }
+    // The window of `printable_prefix`: enough to fill the budget and to know whether more follows.
+    let window_len = max_units.saturating_add(1).saturating_mul(4).min(payload.len());
+    let window = payload.get(..window_len).unwrap_or(&[]);
+    match render_text(window, payload.len(), max_units, dst) {
+        Some(plan) => plan,
+        None => render_hex(payload, max_units, dst),
+    }
+}
+
+/// Four bytes as four little-endian UTF-16 units (Latin-1 widening): `0xDDCCBBAA` becomes
+/// `0x00DD_00CC_00BB_00AA`.
+fn widen4(bytes: u32) -> u64 {
+    let word = u64::from(bytes);
+    let spread = (word | (word << 16)) & 0x0000_FFFF_0000_FFFF;
+    (spread | (spread << 8)) & 0x00FF_00FF_00FF_00FF
+}
+
+/// Writes `unit` as unit number `at` of `dst` (nothing if it does not fit).
+fn put_unit(dst: &mut [u8], at: usize, unit: u16) {
+    let start = at.saturating_mul(2);
+    if let Some(slot) = dst.get_mut(start..start.saturating_add(2)) {
+        slot.copy_from_slice(&unit.to_le_bytes());
+    }
+}
+
+/// Writes ASCII `text` from unit `at` on.
+fn put_ascii(dst: &mut [u8], at: usize, text: &str) {
+    for (i, byte) in text.bytes().enumerate() {
+        put_unit(dst, at.saturating_add(i), u16::from(byte));
+    }
+}
+
+/// Text written so far: units and payload bytes, the same before the last character (the cut
+/// point if the preview must end in `…`), and whether a character did not fit.
+#[derive(Clone, Copy, Default)]
+struct TextProgress {
+    units: usize,
+    bytes: usize,
+    units_before_last: usize,
+    bytes_before_last: usize,
+    full: bool,
+}
+
+impl TextProgress {
+    /// Writes one character's units (1 or 2) if they fit in `max_units`.
+    fn put_char(&mut self, ch: char, max_units: usize, dst: &mut [u8]) {
+        let mut buffer = [0u16; 2];
+        let units = ch.encode_utf16(&mut buffer);
+        let next = self.units.saturating_add(units.len());
+        if self.full || next > max_units {
+            self.full = true;
+            return;
+        }
+        for (i, unit) in units.iter().enumerate() {
+            let unit = if *unit == u16::from(b'%') { PERCENT_STAND_IN } else { *unit };
+            put_unit(dst, self.units.saturating_add(i), unit);
+        }
+        self.units_before_last = self.units;
+        self.bytes_before_last = self.bytes;
+        self.units = next;
+        self.bytes = self.bytes.saturating_add(ch.len_utf8());
+    }
+}
+
+/// True for printable ASCII (U+0020..=U+007E).
+fn printable_ascii(byte: u8) -> bool {
+    (b' '..=b'~').contains(&byte)
+}
+
+/// The number of leading printable ASCII bytes of `bytes`, sixteen at a time (a fixed-length check
+/// without early exit, which the compiler makes one vector compare: SSE2 on x64, NEON on ARM64,
+/// both allowed in kernel mode without saving state, see `docs/PERFORMANCE.md`).
+fn printable_ascii_prefix(bytes: &[u8]) -> usize {
+    let mut run = 0usize;
+    for chunk in bytes.chunks_exact(16) {
+        if !chunk.iter().fold(true, |printable, &byte| printable & printable_ascii(byte)) {
+            break;
+        }
+        run = run.saturating_add(16);
+    }
+    let tail = bytes.get(run..).unwrap_or(&[]);
+    run.saturating_add(tail.iter().take_while(|&&byte| printable_ascii(byte)).count())
+}
+
+/// Shows the leading run of printable ASCII of `window` that fits in `max_units` (`%` as `％`),
+/// and returns how many bytes (= units) it showed. The widening spreads four bytes at a time in
+/// a 64-bit register.
+fn widen_printable_ascii(window: &[u8], max_units: usize, dst: &mut [u8]) -> usize {
+    let run = printable_ascii_prefix(window.get(..window.len().min(max_units)).unwrap_or(&[]));
+    let (Some(src), Some(out)) = (window.get(..run), dst.get_mut(..run.saturating_mul(2))) else {
+        return 0;
+    };
+    let mut quarters = src.chunks_exact(4);
+    let mut slots = out.chunks_exact_mut(8);
+    for (quarter, slot) in (&mut quarters).zip(&mut slots) {
+        let bytes = u32::from_le_bytes(quarter.try_into().unwrap_or([0; 4]));
+        slot.copy_from_slice(&widen4(bytes).to_le_bytes());
+        // Any `%` among the four (a zero byte in `bytes ^ "%%%%"`)? Then spell those `％`.
+        let percents = bytes ^ 0x2525_2525;
+        if percents.wrapping_sub(0x0101_0101) & !percents & 0x8080_8080 != 0 {
+            for (&byte, unit) in quarter.iter().zip(slot.chunks_exact_mut(2)) {
+                if byte == b'%' {
+                    unit.copy_from_slice(&PERCENT_STAND_IN.to_le_bytes());
+                }
+            }
+        }
+    }
+    for (&byte, unit) in quarters.remainder().iter().zip(slots.into_remainder().chunks_exact_mut(2)) {
+        let unit_value = if byte == b'%' { PERCENT_STAND_IN } else { u16::from(byte) };
+        unit.copy_from_slice(&unit_value.to_le_bytes());
+    }
+    run
+}
+
+/// The text preview, or `None` if the window is not printable UTF-8 (then it is hex).
+fn render_text(window: &[u8], payload_len: usize, max_units: usize, dst: &mut [u8]) -> Option<PreviewPlan> {
+    // The common case first: printable ASCII, checked sixteen and widened four bytes at a time.
+    let plain = widen_printable_ascii(window, max_units, dst);
+    let mut progress = TextProgress {
+        units: plain,
+        bytes: plain,
+        units_before_last: plain.saturating_sub(1),
+        bytes_before_last: plain.saturating_sub(1),
+        // Every unit is used and more follows: the next character cannot be shown.
+        full: plain == max_units && plain < window.len(),
+    };
+    let mut scanned = plain;
+    // The rest one character at a time; once the budget is full, only checked.
+    loop {
+        if progress.full {
+            scanned = scanned.saturating_add(printable_ascii_prefix(window.get(scanned..).unwrap_or(&[])));
+        }
+        let rest = window.get(scanned..).unwrap_or(&[]);
+        match rest.first() {
+            None => break,
+            Some(&byte) if byte.is_ascii() => {
+                if byte.is_ascii_control() {
+                    return None;
+                }
+                progress.put_char(char::from(byte), max_units, dst);
+                scanned = scanned.saturating_add(1);
+            }
+            Some(_) => {
+                // Non-ASCII: validate the rest of the window once, as `printable_prefix` does.
+                let text = match core::str::from_utf8(rest) {
+                    Ok(text) => text,
+                    // The window cut a character in half: keep the whole characters before it.
+                    Err(e) if e.error_len().is_none() && window.len() < payload_len => {
+                        core::str::from_utf8(rest.get(..e.valid_up_to())?).ok()?
+                    }
+                    Err(_) => return None,
+                };
+                for ch in text.chars() {
+                    if ch.is_control() {
+                        return None;
+                    }
+                    progress.put_char(ch, max_units, dst);
+                }
+                scanned = scanned.saturating_add(text.len());
+                break;
+            }
+        }
+    }
+    if scanned == payload_len && !progress.full {
+        return Some(PreviewPlan {
+            kind: PreviewKind::Text,
+            shown_bytes: progress.bytes,
+            truncated: false,
+            units: progress.units,
+        });
+    }
+    if max_units == 0 {
+        return Some(PreviewPlan { kind: PreviewKind::Text, shown_bytes: 0, truncated: true, units: 0 });
+    }
+    // Truncated: the longest prefix within max_units - 1 units, then the mark.
+    let (units, bytes) = if progress.units < max_units {
+        (progress.units, progress.bytes)
+    } else {
+        (progress.units_before_last, progress.bytes_before_last)
+    };
+    put_unit(dst, units, ELLIPSIS);
+    Some(PreviewPlan { kind: PreviewKind::Text, shown_bytes: bytes, truncated: true, units: units.saturating_add(1) })
+}
+
+/// The hex preview ([`plan_hex`]'s plan, written).
+fn render_hex(payload: &[u8], max_units: usize, dst: &mut [u8]) -> PreviewPlan {
+    let plan = plan_hex(payload.len(), max_units);
+    let mut at = 0usize;
+    if plan.units != 0 && !(plan.truncated && plan.units == 1) {
+        put_ascii(dst, 0, HEX_PREFIX);
+        at = HEX_PREFIX.len();
+    }
+    for &byte in payload.get(..plan.shown_bytes).unwrap_or(&[]) {
+        put_unit(dst, at, u16::from(hex_digit(byte >> 4)));
+        put_unit(dst, at.saturating_add(1), u16::from(hex_digit(byte & 0x0F)));
+        at = at.saturating_add(2);
+    }
+    if plan.truncated && plan.units != 0 {
+        put_unit(dst, at, ELLIPSIS);
+    }
+    plan
+}
+
 fn hex_digit(nibble: u8) -> u8 {
     match nibble {
         0..=9 => b'0'.saturating_add(nibble),
@@ -270,6 +399,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::string::String;
+    use std::vec;
     use std::vec::Vec;
 
     fn render(payload: &[u8], max_units: usize) -> (PreviewPlan, String) {
@@ -307,8 +437,6 @@ mod tests {
         assert!(!plan_preview("…".as_bytes(), 1).truncated);
         assert_eq!(render("ab…".as_bytes(), 2).1, "a…");
         assert_eq!(render("％ and %".as_bytes(), 20).1, "％ and ％");
-        assert_eq!(decimal(0).as_str(), "0");
-        assert_eq!(decimal(u64::MAX).as_str(), "18446744073709551615");
     }
 
     #[test]
@@ -321,7 +449,65 @@ mod tests {
         assert_eq!(text, "abcdefgha…");
     }
 
+    /// `render_preview` against `plan_preview` + `write_preview`: the same plan, the same units.
+    fn assert_render_matches(payload: &[u8], max_units: usize) {
+        let (plan, text) = render(payload, max_units);
+        let mut dst = vec![0xAAu8; max_units * 2];
+        let rendered = render_preview(payload, max_units, &mut dst);
+        assert_eq!(rendered, plan, "plan of {payload:?} in {max_units} units");
+        let units: Vec<u16> = dst[..plan.units * 2].chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+        assert_eq!(String::from_utf16(&units).unwrap(), text, "text of {payload:?} in {max_units} units");
+    }
+
+    #[test]
+    fn the_single_pass_renderer_equals_the_reference_on_the_edge_cases() {
+        let long_text = b"abcdefgh".repeat(100);
+        let mut long_then_binary = long_text.clone();
+        long_then_binary.extend_from_slice(&[0xff, 0x00]);
+        let payloads: [&[u8]; 16] = [
+            b"",
+            b"hello",
+            b"hello world, this is a longer line",
+            b"100% sure%%%%%%%%%",
+            b"\x00\x01\xff",
+            b"line\nbreak",
+            "é😀x".as_bytes(),
+            b"\xff\xfe",
+            "…".as_bytes(),
+            "ab…".as_bytes(),
+            "％ and %".as_bytes(),
+            &long_text,
+            &long_then_binary,
+            "12345678é😀".as_bytes(),
+            b"abcdefg\x7f",
+            "abcdefgh\u{85}x".as_bytes(),
+        ];
+        for payload in payloads {
+            for max in 0..=40 {
+                assert_render_matches(payload, max);
+            }
+        }
+        // A character cut by the end of the window, and by the end of the payload.
+        let mut cut = b"abcdefghijkl".to_vec();
+        cut.extend_from_slice("😀😀😀😀😀😀".as_bytes());
+        for len in 0..=cut.len() {
+            for max in 0..=12 {
+                assert_render_matches(&cut[..len], max);
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_single_pass_renderer_equals_the_reference(payload in proptest::collection::vec(any::<u8>(), 0..300), max in 0usize..110) {
+            assert_render_matches(&payload, max);
+        }
+
+        #[test]
+        fn the_single_pass_renderer_equals_the_reference_on_text(text in "[ -~]{0,40}(\\PC|%|\n){0,3}[ -~é€😀%]{0,80}", max in 0usize..110) {
+            assert_render_matches(text.as_bytes(), max);
+        }
+
         #[test]
         fn preview_never_exceeds_its_budget(payload in proptest::collection::vec(any::<u8>(), 0..300), max in 0usize..80) {
             let (plan, text) = render(&payload, max);

@@ -245,8 +245,8 @@ pub fn encode_write_event(
     let size = event_item_size(payload.len());
     let given = dst.len();
     let too_small = WnodeError::BufferTooSmall { needed: size, given };
+    // Every byte of the item is written below (header, fixed data, payload): no zeroing pass.
     let item = dst.get_mut(..size).ok_or(too_small)?;
-    item.fill(0);
     let carried = payload.get(..payload.len().min(MAX_EVENT_PAYLOAD)).unwrap_or(&[]);
     let data_size = EVENT_DATA_FIXED_SIZE.saturating_add(carried.len());
     let header = RawWnodeSingleInstance {
@@ -344,6 +344,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::vec;
+    use std::vec::Vec;
 
     #[test]
     fn an_event_item_has_the_kmdf_layout() {
@@ -374,6 +375,18 @@ mod tests {
         let parsed = parse_wnode(item).unwrap();
         let event = parsed.write_event().unwrap().unwrap();
         assert_eq!((event.sequence, event.process_id, event.total_length, event.payload), (9, 4321, 5, &b"hello"[..]));
+    }
+
+    #[test]
+    fn every_byte_of_the_item_is_written_whatever_the_memory_held() {
+        for len in [0usize, 1, 27, 100, MAX_EVENT_PAYLOAD, MAX_EVENT_PAYLOAD + 1, 5000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut zeroed = vec![0u8; MAX_EVENT_ITEM_SIZE];
+            let mut poisoned = vec![0xFFu8; MAX_EVENT_ITEM_SIZE];
+            let size = encode_write_event(&mut zeroed, 1, FileTime(2), 3, 4, &payload).unwrap();
+            assert_eq!(encode_write_event(&mut poisoned, 1, FileTime(2), 3, 4, &payload).unwrap(), size);
+            assert_eq!(zeroed[..size], poisoned[..size], "length {len}");
+        }
     }
 
     #[test]

@@ -15,10 +15,14 @@
 //! a copy of every written entry and event item, tracks every request in a map, and allocates
 //! entries and items on the heap. Those costs are in these figures.
 //!
-//! `bare/<config>/<size>` runs the same `LogBridge::write` over a minimal kernel defined here: a
-//! `std::sync::Mutex` as the lock, heap allocations standing in for pool and error-log entries,
-//! no checks and no records kept. It bounds what the core itself costs per write, without the
-//! model's bookkeeping (but with a heap allocator standing in for the pool allocator).
+//! `bare/<config>/<size>` runs the same `LogBridge::write` over a minimal kernel defined here: the
+//! driver's CPU work per write with the DDIs excluded. A `std::sync::Mutex` is the lock (one
+//! uncontended acquisition, like the driver's spin lock); the CRC-32C engine is the one the driver
+//! would choose on this processor ([`Crc32c::detected`]); `IoAllocateErrorLogEntry` and
+//! `ExAllocatePool2` hand out the last buffer the matching "write" DDI was given (a one-entry free
+//! list, so no allocator is timed), poisoned with 0xCD during the check before timing, as the
+//! kernel's memory is not zeroed; the "write" DDIs only `black_box` what they get. No checks, no
+//! records kept.
 //!
 //! Run with `cargo bench -p logbridge-model --bench write_path` (about a minute).
 
@@ -29,10 +33,13 @@ use logbridge_core::errorlog::EntrySize;
 use logbridge_core::ioctl;
 use logbridge_core::kernel::{Irql, Kernel, PASSIVE_LEVEL, PendingReadServer, WmiWriteFailure};
 use logbridge_core::ratelimit::RateLimit;
+use logbridge_core::record::{Crc32c, RecordDecoder};
 use logbridge_core::ring::DEFAULT_CAPACITY;
 use logbridge_core::time::{FileTime, TICKS_PER_SECOND};
+use logbridge_core::{errorlog, wmi};
 use logbridge_model::kernel::KernelOptions;
 use logbridge_model::{DeviceOptions, ModelDevice, ModelKernel};
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,16 +156,44 @@ impl LogLock for BareLock {
     }
 }
 
-/// A kernel that does the least a real one must: allocate and free. Pool and error-log entries
-/// are heap allocations; writing an entry or an event frees it (as the I/O manager and WMI do).
+/// A buffer from the bare kernel's free list: `len` bytes of a larger allocation (an error-log
+/// entry is the kernel's rounded size, an event item its exact size).
+struct Recycled {
+    bytes: Box<[u8]>,
+    len: usize,
+}
+
+impl AsMut<[u8]> for Recycled {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[..self.len]
+    }
+}
+
+/// A kernel that does the least a real one must, with the DDIs' own cost left out: allocations come
+/// from a one-entry free list per kind that the matching "write" DDI refills.
 struct BareKernel {
     wmi: bool,
     clock: AtomicU64,
+    crc32c: Crc32c,
+    /// Poison every buffer handed out (during the checks, not while timing).
+    poison: Cell<bool>,
+    free_entry: Cell<Option<Recycled>>,
+    free_item: Cell<Option<Recycled>>,
+}
+
+impl BareKernel {
+    fn hand_out(&self, free: &Cell<Option<Recycled>>, capacity: usize, len: usize) -> Recycled {
+        let mut bytes = free.take().map_or_else(|| vec![0u8; capacity].into_boxed_slice(), |last| last.bytes);
+        if self.poison.get() {
+            bytes.fill(0xCD);
+        }
+        Recycled { bytes, len }
+    }
 }
 
 impl Kernel for BareKernel {
-    type ErrorLogEntry = Box<[u8]>;
-    type NonPagedBuffer = Box<[u8]>;
+    type ErrorLogEntry = Recycled;
+    type NonPagedBuffer = Recycled;
 
     fn irql(&self) -> Irql {
         PASSIVE_LEVEL
@@ -172,17 +207,22 @@ impl Kernel for BareKernel {
         self.clock.load(Ordering::Relaxed)
     }
 
-    fn allocate_error_log_entry(&self, size: EntrySize) -> Option<Box<[u8]>> {
-        // IoAllocateErrorLogEntry does not zero; the core must fill every byte it hands over.
-        Some(vec![0xCD; (size.bytes() + 7) & !7].into_boxed_slice())
+    fn crc32c(&self) -> Crc32c {
+        self.crc32c
     }
 
-    fn write_error_log_entry(&self, entry: Box<[u8]>) {
-        black_box(&entry);
+    fn allocate_error_log_entry(&self, size: EntrySize) -> Option<Recycled> {
+        // IoAllocateErrorLogEntry rounds up to the pointer size and does not zero.
+        Some(self.hand_out(&self.free_entry, 256, (size.bytes() + 7) & !7))
     }
 
-    fn allocate_nonpaged(&self, size: usize) -> Option<Box<[u8]>> {
-        Some(vec![0u8; size].into_boxed_slice())
+    fn write_error_log_entry(&self, entry: Recycled) {
+        black_box(&entry.bytes[..entry.len]);
+        self.free_entry.set(Some(entry));
+    }
+
+    fn allocate_nonpaged(&self, size: usize) -> Option<Recycled> {
+        Some(self.hand_out(&self.free_item, wmi::MAX_EVENT_ITEM_SIZE.max(size), size))
     }
 
     fn wmi_events_enabled(&self) -> bool {
@@ -193,8 +233,9 @@ impl Kernel for BareKernel {
         0x4C42_0001
     }
 
-    fn wmi_write_event(&self, item: Box<[u8]>) -> Result<(), WmiWriteFailure<Box<[u8]>>> {
-        black_box(&item);
+    fn wmi_write_event(&self, item: Recycled) -> Result<(), WmiWriteFailure<Recycled>> {
+        black_box(&item.bytes[..item.len]);
+        self.free_item.set(Some(item));
         Ok(())
     }
 
@@ -204,7 +245,44 @@ impl Kernel for BareKernel {
 fn bare_device(variant: Variant) -> (LogBridge<BareLock>, BareKernel) {
     let state = LogState::new(vec![0u8; DEFAULT_CAPACITY], rate_limit(variant)).expect("ring");
     let config = Config { rate_limit: rate_limit(variant), ..Config::default() };
-    (LogBridge::new(config, BareLock(Mutex::new(state))), BareKernel { wmi: variant.wmi, clock: AtomicU64::new(0) })
+    let kernel = BareKernel {
+        wmi: variant.wmi,
+        clock: AtomicU64::new(0),
+        crc32c: Crc32c::detected(),
+        poison: Cell::new(true),
+        free_entry: Cell::new(None),
+        free_item: Cell::new(None),
+    };
+    (LogBridge::new(config, BareLock(Mutex::new(state))), kernel)
+}
+
+/// Checks, before timing, that the bare device's outputs are whole: the last error-log entry parses
+/// with its preview, the last event item carries the payload, and the ring's records decode with
+/// their CRC (as the engine in use computed it).
+fn check_bare_outputs(bridge: &LogBridge<BareLock>, kernel: &BareKernel, variant: Variant, bytes: &[u8]) {
+    if variant.eventlog {
+        let mut entry = kernel.free_entry.take().expect("an entry was written");
+        let packet = errorlog::parse_packet(entry.as_mut()).expect("the entry parses");
+        assert_eq!(packet.strings().count(), 4);
+        assert!(!entry.as_mut().contains(&0xCD), "every byte of the entry was written");
+        kernel.free_entry.set(Some(entry));
+    }
+    if variant.wmi {
+        let mut item = kernel.free_item.take().expect("an item was written");
+        let parsed = wmi::parse_wnode(item.as_mut()).expect("the item parses");
+        let event = parsed.write_event().expect("LogBridge's GUID").expect("the event parses");
+        assert_eq!(event.total_length as usize, bytes.len());
+        kernel.free_item.set(Some(item));
+    }
+    let dump = bridge.log().with_lock(|state| {
+        let mut out = vec![0u8; state.ring.capacity()];
+        let (n, _) = state.ring.copy_recent(&mut out);
+        out.truncate(n);
+        out
+    });
+    let mut decoder = RecordDecoder::new(&dump);
+    assert_eq!(decoder.by_ref().filter(|r| r.payload == bytes).count(), 100);
+    assert_eq!(decoder.totals().corrupt, 0);
 }
 
 fn bare(c: &mut Criterion) {
@@ -223,6 +301,8 @@ fn bare(c: &mut Criterion) {
             let stats = bridge.stats();
             let expect = |on: bool| if on { 100 } else { 0 };
             assert_eq!((stats.eventlog_written, stats.wmi_fired), (expect(variant.eventlog), expect(variant.wmi)));
+            check_bare_outputs(&bridge, &kernel, variant, &bytes);
+            kernel.poison.set(false);
             group.bench_function(BenchmarkId::from_parameter(variant.name), |b| {
                 b.iter(|| {
                     kernel.clock.fetch_add(TICKS_PER_SECOND, Ordering::Relaxed);
