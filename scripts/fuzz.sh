@@ -45,7 +45,7 @@ max_len_for() {
         ring_stream_decoder) echo 4096 ;; # several records and garbage between them
         size_planner) echo 2048 ;;        # strings, dump and preview of one spec
         ring_ops) echo 4096 ;;            # up to 64 operations
-        crc32c_engines) echo 8192 ;;      # past the longest lane block (3 KiB) twice
+        crc32c_engines) echo 8192 ;;      # past the longest lane block (4080 bytes) twice
     esac
 }
 

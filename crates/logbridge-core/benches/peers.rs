@@ -41,7 +41,8 @@
 //!
 //! The `multi_writer/<size>` groups (255 and 4096 bytes) run 1, 2 and 4 writer threads, each doing
 //! the same number of appends; the time is the wall time of all of them, the throughput the total
-//! payload bytes. Every contender keeps its buffer from filling the way LogBridge does, by dropping
+//! payload bytes. `mutex_increment` is not a contender: it takes the lock and increments a counter,
+//! the floor of any design that takes one shared lock per record. Every contender keeps its buffer from filling the way LogBridge does, by dropping
 //! the oldest record (LogBridge: inherent; VecDeque: pops the oldest frame under the lock; bbqueue
 //! and ringbuf: the single thread releases or skips the oldest frame). bbqueue and ringbuf are SPSC,
 //! so they run with one writer only.
@@ -445,6 +446,7 @@ fn multi_writer(c: &mut Criterion) {
     let logbridge = new_ring();
     let vecdeque = Mutex::new(VecDeque::<u8>::with_capacity(RING));
     let ringbuf = Mutex::new(HeapRb::<u8>::new(RING).split());
+    let counter = Mutex::new(0u64);
     for size in MULTI_SIZES {
         let src = payload(size);
         // Check the overwrite emulations before measuring them: ten trips around each buffer.
@@ -479,6 +481,17 @@ fn multi_writer(c: &mut Criterion) {
                     run_threads(threads, iters, &|n| {
                         for _ in 0..n {
                             logbridge.lock().unwrap().append(black_box(&prepared)).unwrap();
+                        }
+                    })
+                });
+            });
+            // The floor of any design with one lock per record: an empty critical section (one
+            // counter increment), so only the lock's cache line moves between the cores.
+            group.bench_function(BenchmarkId::new("mutex_increment", threads), |b| {
+                b.iter_custom(|iters| {
+                    run_threads(threads, iters, &|n| {
+                        for _ in 0..n {
+                            *counter.lock().unwrap() += 1;
                         }
                     })
                 });

@@ -234,12 +234,29 @@ impl<'a> PreparedRecord<'a> {
     /// The 32 header bytes for this record with sequence number `sequence` (CRC included).
     /// Cheap: eight table lookups (this runs under the ring lock).
     pub fn header_bytes(&self, sequence: u64) -> [u8; RECORD_HEADER_SIZE] {
-        let mut raw = self.header;
-        raw.sequence = U64::new(sequence);
-        raw.crc = U32::new(self.header.crc.get() ^ sequence_crc(sequence));
         let mut bytes = [0u8; RECORD_HEADER_SIZE];
-        bytes.copy_from_slice(raw.as_bytes());
+        self.write_header(sequence, &mut bytes);
         bytes
+    }
+
+    /// Writes [`Self::header_bytes`] into the first 32 bytes of `dst` (nothing if it is
+    /// shorter) as four 8-byte stores, straight into the ring: a header assembled on the stack
+    /// and copied would be read back across the stores that built it, which stalls store
+    /// forwarding, under the lock.
+    pub fn write_header(&self, sequence: u64, dst: &mut [u8]) {
+        let raw = &self.header;
+        let crc = raw.crc.get() ^ sequence_crc(sequence);
+        let words = [
+            u64::from(u32::from_le_bytes(raw.magic)) | (u64::from(raw.length.get()) << 32),
+            sequence,
+            raw.timestamp.get(),
+            u64::from(raw.process_id.get()) | (u64::from(crc) << 32),
+        ];
+        if let Some(header) = dst.get_mut(..RECORD_HEADER_SIZE) {
+            for (slot, word) in header.chunks_exact_mut(8).zip(words) {
+                slot.copy_from_slice(&word.to_le_bytes());
+            }
+        }
     }
 }
 

@@ -260,7 +260,6 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         }
         let sequence = self.next_sequence;
         let position = self.head;
-        let header = record.header_bytes(sequence);
         let payload = record.payload();
         let padding_len = size.saturating_sub(RECORD_HEADER_SIZE).saturating_sub(payload.len());
         let padding = [0u8; RECORD_ALIGN];
@@ -272,13 +271,13 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
         let slot = end.and_then(|end| self.storage.as_mut().get_mut(offset..end));
         match slot.and_then(|slot| slot.split_at_mut_checked(RECORD_HEADER_SIZE)) {
             Some((header_slot, rest)) if rest.len() == payload.len().saturating_add(padding.len()) => {
-                header_slot.copy_from_slice(&header);
+                record.write_header(sequence, header_slot);
                 let (payload_slot, padding_slot) = rest.split_at_mut(payload.len());
                 payload_slot.copy_from_slice(payload);
                 padding_slot.copy_from_slice(padding);
             }
             _ => {
-                self.write_at(position, &header);
+                self.write_at(position, &record.header_bytes(sequence));
                 self.write_at(position.saturating_add(32), payload);
                 let payload64 = u64::try_from(payload.len()).unwrap_or(u64::MAX);
                 self.write_at(position.saturating_add(32).saturating_add(payload64), padding);

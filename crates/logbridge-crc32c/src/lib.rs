@@ -45,7 +45,9 @@
 //! register after feeding `n` zero bytes from `r` (the CRC is linear in its register, so a chain
 //! started from 0 can be joined later). `shift(r, n)` is the carry-less product `r * x^(8n) mod P`,
 //! done here with four 256-entry tables per lane length, built at compile time. Lane lengths are
-//! 1024, 256 and 64 bytes; what is left after the blocks runs in one chain.
+//! 1360, 336, 80 and 24 bytes (blocks of 4080, 1008, 240 and 72 bytes: a 4 KiB write is one block
+//! and a 16-byte tail, a 1 KiB write one block and 16 bytes); what is left after the blocks runs
+//! in one chain. `docs/PERFORMANCE.md` has the measurements behind the choice.
 
 #![no_std]
 // The join tables and the interleaved loop serve the hardware engines, which 32-bit x86 (among
@@ -269,8 +271,8 @@ impl Lane {
     }
 }
 
-/// The lane lengths, longest first (12 KiB of tables in all).
-static LANES: [Lane; 3] = [Lane::new(1024), Lane::new(256), Lane::new(64)];
+/// The lane lengths, longest first (16 KiB of tables in all).
+static LANES: [Lane; 4] = [Lane::new(1360), Lane::new(336), Lane::new(80), Lane::new(24)];
 
 /// Eight bytes, little-endian (the order the reflected CRC consumes them).
 #[inline(always)]
@@ -510,14 +512,16 @@ mod tests {
         }
     }
 
-    /// Every length up to four blocks of the longest lane, at every alignment in a word, in
-    /// every engine: the lane thresholds (192, 768, 3072 bytes) and every tail length are covered.
+    /// Every length up to past the second-longest block, and around the longest ones, at every
+    /// alignment in a word, in every engine: every block threshold (72, 240, 1008, 4080 bytes),
+    /// every combination of shorter blocks and every tail length is covered.
     #[test]
     fn every_engine_equals_software_over_lengths_and_alignments() {
-        let data = bytes(3 * 1024 * 4 + 64, 0x5EED);
+        let data = bytes(3 * 1360 * 4 + 64, 0x5EED);
         for engine in engines() {
             for offset in 0..8 {
-                for len in (0..=3200).chain([3071, 3072, 3073, 4096, 9216, 9217, 12288]) {
+                let around_long_blocks = [4079, 4080, 4081, 4096, 5088, 8159, 8160, 8161, 12240, 16320];
+                for len in (0..=3200).chain(around_long_blocks) {
                     let input = &data[offset..offset + len];
                     assert_eq!(
                         engine.checksum(input),
