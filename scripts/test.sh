@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # LogBridge's test command (README "The two commands"): formatting, lints, the Windows type-check,
-# the loom models, a fuzzing smoke run, then every test of the workspace.
+# the ARM64 CRC-32C engine under qemu, the loom models, a fuzzing smoke run, then every test of the
+# workspace.
 #
 # Tests that drive real tools (windmc, mingw-w64 gcc against the DDK headers, pywbem's MOF
-# compiler, cargo-fuzz on the nightly toolchain) skip with a message when a tool is missing, unless
+# compiler, cargo-fuzz on the nightly toolchain, qemu-aarch64) skip with a message when a tool is missing, unless
 # LOGBRIDGE_REQUIRE_TOOLS=1 (as in CI), which turns a missing tool into a failure. `.ci/run`
 # installs them all.
 set -euo pipefail
@@ -26,6 +27,16 @@ bash scripts/check-windows.sh
 
 echo "== driver layer: type-check and clippy against the wdk-sys transcription (scripts/check-driver.sh)"
 bash scripts/check-driver.sh
+
+echo "== the ARM64 CRC-32C engine under qemu-aarch64 (scripts/check-arm64.sh)"
+if command -v qemu-aarch64 > /dev/null && command -v aarch64-linux-gnu-gcc > /dev/null; then
+    bash scripts/check-arm64.sh
+elif [ "${LOGBRIDGE_REQUIRE_TOOLS:-}" = 1 ]; then
+    echo "qemu-user or gcc-aarch64-linux-gnu is missing, and LOGBRIDGE_REQUIRE_TOOLS=1 makes that a failure" >&2
+    exit 1
+else
+    echo "skipped: qemu-user and gcc-aarch64-linux-gnu are not installed (see .ci/run)"
+fi
 
 echo "== loom models (scripts/loom.sh)"
 bash scripts/loom.sh > target/loom.log 2>&1 || { cat target/loom.log; exit 1; }

@@ -167,9 +167,9 @@ fn plan_hex(len: usize, max_units: usize) -> PreviewPlan {
 /// Renders the preview of `payload` in at most `max_units` UTF-16 units (capped at
 /// `dst.len() / 2`) straight into `dst` as UTF-16LE, and returns its plan. It is exactly what
 /// [`plan_preview`] plans and [`write_preview`] writes (a property test holds them equal), done in
-/// one pass over the bytes the preview looks at: printable ASCII is checked and widened eight
-/// bytes at a time; only a payload with non-ASCII text goes through `str` validation, from its
-/// first non-ASCII byte on. Bytes of `dst` past the returned `units` may have been written.
+/// one pass over the bytes the preview looks at: printable ASCII is checked sixteen bytes and
+/// widened four bytes at a time; only a payload with non-ASCII text goes through `str`
+/// validation, from its first non-ASCII byte on. Bytes of `dst` past the returned `units` may have been written.
 pub fn render_preview(payload: &[u8], max_units: usize, dst: &mut [u8]) -> PreviewPlan {
     let max_units = max_units.min(dst.len() / 2);
     if payload.is_empty() {
@@ -311,40 +311,32 @@ fn render_text(window: &[u8], payload_len: usize, max_units: usize, dst: &mut [u
         full: plain == max_units && plain < window.len(),
     };
     let mut scanned = plain;
-    // The rest one character at a time; once the budget is full, only checked.
-    loop {
-        if progress.full {
-            scanned = scanned.saturating_add(printable_ascii_prefix(window.get(scanned..).unwrap_or(&[])));
-        }
-        let rest = window.get(scanned..).unwrap_or(&[]);
-        match rest.first() {
-            None => break,
-            Some(&byte) if byte.is_ascii() => {
-                if byte.is_ascii_control() {
+    // Once the budget is full, the rest of the window is only checked.
+    if progress.full {
+        scanned = scanned.saturating_add(printable_ascii_prefix(window.get(scanned..).unwrap_or(&[])));
+    }
+    // What stopped the printable run: the end, an ASCII control character, or non-ASCII text.
+    let rest = window.get(scanned..).unwrap_or(&[]);
+    match rest.first() {
+        None => {}
+        Some(&byte) if byte.is_ascii() => return None,
+        Some(_) => {
+            // Non-ASCII: validate the rest of the window once, as `printable_prefix` does.
+            let text = match core::str::from_utf8(rest) {
+                Ok(text) => text,
+                // The window cut a character in half: keep the whole characters before it.
+                Err(e) if e.error_len().is_none() && window.len() < payload_len => {
+                    core::str::from_utf8(rest.get(..e.valid_up_to())?).ok()?
+                }
+                Err(_) => return None,
+            };
+            for ch in text.chars() {
+                if ch.is_control() {
                     return None;
                 }
-                progress.put_char(char::from(byte), max_units, dst);
-                scanned = scanned.saturating_add(1);
+                progress.put_char(ch, max_units, dst);
             }
-            Some(_) => {
-                // Non-ASCII: validate the rest of the window once, as `printable_prefix` does.
-                let text = match core::str::from_utf8(rest) {
-                    Ok(text) => text,
-                    // The window cut a character in half: keep the whole characters before it.
-                    Err(e) if e.error_len().is_none() && window.len() < payload_len => {
-                        core::str::from_utf8(rest.get(..e.valid_up_to())?).ok()?
-                    }
-                    Err(_) => return None,
-                };
-                for ch in text.chars() {
-                    if ch.is_control() {
-                        return None;
-                    }
-                    progress.put_char(ch, max_units, dst);
-                }
-                scanned = scanned.saturating_add(text.len());
-                break;
-            }
+            scanned = scanned.saturating_add(text.len());
         }
     }
     if scanned == payload_len && !progress.full {
