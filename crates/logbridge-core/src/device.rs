@@ -9,9 +9,13 @@
 //!    `NT_WARNING`, which `WriteFile` would report as `ERROR_MORE_DATA`. `GET_STATS` gives both
 //!    limits (`ring_capacity`, `max_write_size`), so a caller can say which one it hit. Either way
 //!    nothing is logged anywhere and nothing already logged changes.
-//! 2. **Ring.** The payload is checksummed ([`Kernel::crc32c`]), then, under the log lock, appended (taking the next
-//!    sequence number) and the rate limiter is asked for a token. Nothing else happens under the
-//!    lock. Then the parked readers are completed ([`Kernel::complete_pending_reads`]).
+//! 2. **Ring.** The payload and the header are checksummed with the engine the driver chose at
+//!    device add ([`Kernel::crc32c`]: the processor's CRC32C instructions where it has them); then,
+//!    under the log lock, the record is appended (taking the next sequence number), the rate
+//!    limiter is asked for a token and the write is counted (plain integers in [`LogState`]: the
+//!    lock is held anyway, so the write path does no atomic read-modify-write of its own). Nothing
+//!    else happens under the lock. Then the parked readers are completed
+//!    ([`Kernel::complete_pending_reads`]).
 //! 3. **Event log**, if the write got a token and IRQL <= DISPATCH_LEVEL: first, if entries were
 //!    not written since the last summary, one Warning summary entry says how many and why; then
 //!    the Informational entry for this write. `IoAllocateErrorLogEntry` returning NULL is counted
@@ -21,7 +25,9 @@
 //!    a summary's count.
 //! 4. **WMI**, if a consumer enabled the event and IRQL <= APC_LEVEL: the event item is built in
 //!    nonpaged memory and handed to `IoWMIWriteEvent`; if that fails the item is freed here.
-//! 5. **Statistics**, and the request completes with `STATUS_SUCCESS` and the byte count.
+//! 5. The request completes with `STATUS_SUCCESS` and the byte count. (The statistics of the rare
+//!    paths are atomics; `eventlog_written` is the writes that got a token less those whose entry
+//!    was not written, so a write in flight counts as written.)
 //!
 //! # Spin-lock hold bound
 //! "No routine should hold a spin lock for longer than 25 microseconds" (Microsoft, *Guidelines

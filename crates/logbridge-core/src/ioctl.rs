@@ -240,7 +240,8 @@ stats_struct! {
     zero_length_writes,
     /// Writes refused (too large for the ring or above MaxWriteSize).
     writes_rejected,
-    /// Event-log entries written for writes.
+    /// Event-log entries written for writes (counted as the write takes its token, under the log
+    /// lock, and taken back if the entry cannot be written; an entry being written counts).
     eventlog_written,
     /// Summary entries written.
     eventlog_summaries,

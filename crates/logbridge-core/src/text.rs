@@ -368,18 +368,36 @@ fn render_hex(payload: &[u8], max_units: usize, dst: &mut [u8]) -> PreviewPlan {
         put_ascii(dst, 0, HEX_PREFIX);
         at = HEX_PREFIX.len();
     }
-    for &byte in payload.get(..plan.shown_bytes).unwrap_or(&[]) {
-        put_unit(dst, at, u16::from(hex_digit(byte >> 4)));
-        put_unit(dst, at.saturating_add(1), u16::from(hex_digit(byte & 0x0F)));
-        at = at.saturating_add(2);
+    let shown = payload.get(..plan.shown_bytes).unwrap_or(&[]);
+    let start = at.saturating_mul(2);
+    if let Some(pairs) = dst.get_mut(start..start.saturating_add(shown.len().saturating_mul(4))) {
+        for (slot, &byte) in pairs.chunks_exact_mut(4).zip(shown) {
+            slot.copy_from_slice(HEX_PAIRS.get(usize::from(byte)).unwrap_or(&[0; 4]));
+        }
     }
+    at = at.saturating_add(shown.len().saturating_mul(2));
     if plan.truncated && plan.units != 0 {
         put_unit(dst, at, ELLIPSIS);
     }
     plan
 }
 
-fn hex_digit(nibble: u8) -> u8 {
+/// Each byte's two lowercase hex digits as two UTF-16LE units (1 KiB, built at compile time).
+static HEX_PAIRS: [[u8; 4]; 256] = hex_pairs();
+
+// Evaluated only at compile time: an index out of bounds would stop the build.
+#[allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+const fn hex_pairs() -> [[u8; 4]; 256] {
+    let mut pairs = [[0u8; 4]; 256];
+    let mut byte = 0usize;
+    while byte < 256 {
+        pairs[byte] = [hex_digit((byte >> 4) as u8), 0, hex_digit((byte & 0x0F) as u8), 0];
+        byte = byte.wrapping_add(1);
+    }
+    pairs
+}
+
+const fn hex_digit(nibble: u8) -> u8 {
     match nibble {
         0..=9 => b'0'.saturating_add(nibble),
         _ => b'a'.saturating_add(nibble.saturating_sub(10)),
