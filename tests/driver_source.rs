@@ -6,32 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-/// Every `.rs` file under `dir`, with its path relative to the package root.
-fn rust_files(dir: &Path) -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            let relative = path.strip_prefix(root()).unwrap().to_string_lossy().replace('\\', "/");
-            files.push((relative, fs::read_to_string(&path).unwrap()));
-        }
-    }
-    files.sort();
-    files
-}
-
-/// The code of a line without its `//` comment (good enough for this source: no `//` in strings).
-fn code(line: &str) -> &str {
-    line.split("//").next().unwrap_or("")
-}
+use common::{code, root, rust_files};
 
 /// The identifiers and keywords of a line of code.
 fn words(code: &str) -> impl Iterator<Item = &str> {

@@ -30,10 +30,10 @@ use logbridge_kmdf::{Caller, Handle, OpenPath, PendingIo, RegistryEdit, Registry
 use logbridge_model::kernel::KernelOptions;
 use logbridge_model::{Ddi, FaultRule, Trigger};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 use zerocopy::IntoBytes;
+
+mod common;
 
 const PID: u32 = 4242;
 
@@ -55,24 +55,9 @@ const UNREACHED: &[(&str, &str)] = &[
 // ---------------------------------------------------------------------------------------------
 // The routines the driver names.
 
-/// Every `.rs` file under `dir`, sorted.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
-}
-
-/// The source without `//` comments (good enough for this source: no `//` in its strings).
-fn code(source: &str) -> String {
-    source.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+/// The source without `//` comments.
+fn without_comments(source: &str) -> String {
+    source.lines().map(common::code).collect::<Vec<_>>().join("\n")
 }
 
 /// The identifier at the start of `text` (after whitespace).
@@ -115,10 +100,9 @@ fn routines_named_in(code: &str) -> BTreeSet<String> {
 
 /// Every routine the driver's source names.
 fn routines_named_by_the_driver() -> BTreeSet<String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut names = BTreeSet::new();
-    for file in rust_files(&src) {
-        names.extend(routines_named_in(&code(&fs::read_to_string(&file).unwrap())));
+    for (_, source) in common::rust_files(&common::root().join("src")) {
+        names.extend(routines_named_in(&without_comments(&source)));
     }
     names
 }
@@ -129,7 +113,7 @@ fn the_parser_finds_both_forms_and_ignores_comments() {
                   // call_unsafe_wdf_function_binding!(WdfInComment, x)\n\
                   let x = unsafe { call_unsafe_wdf_function_binding!(\n    WdfDriverCreate,\n    a) };\n\
                   unsafe { wdk_sys::ntddk::ExAllocatePool2(1, 2, 3) };";
-    let found: Vec<String> = routines_named_in(&code(source)).into_iter().collect();
+    let found: Vec<String> = routines_named_in(&without_comments(source)).into_iter().collect();
     assert_eq!(found, ["ExAllocatePool2", "IoWMIWriteEvent", "KeGetCurrentIrql", "WdfDriverCreate"]);
 }
 

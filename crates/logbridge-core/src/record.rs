@@ -93,11 +93,8 @@ impl RecordHeader {
     /// Reads a header from the first 32 bytes, if they start with the marker and give a plausible length.
     pub fn parse(bytes: &[u8]) -> Option<RecordHeader> {
         let (raw, _) = RawRecordHeader::read_from_prefix(bytes).ok()?;
-        if raw.magic != RECORD_MAGIC || raw.length.get() > MAX_RECORD_PAYLOAD {
-            return None;
-        }
         Some(RecordHeader {
-            length: raw.length.get(),
+            length: declared_length(bytes)?,
             sequence: raw.sequence.get(),
             timestamp: FileTime(raw.timestamp.get()),
             process_id: raw.process_id.get(),
@@ -110,6 +107,16 @@ impl RecordHeader {
         // length <= MAX_RECORD_PAYLOAD, so this cannot overflow.
         record_size(usize::try_from(self.length).unwrap_or(usize::MAX)).unwrap_or(usize::MAX)
     }
+}
+
+/// The payload length declared by the record that `bytes` start with: `None` unless they start
+/// with the marker and a plausible length (at most [`MAX_RECORD_PAYLOAD`]). Reads 8 bytes; the
+/// ring drops its oldest record by this alone.
+pub fn declared_length(bytes: &[u8]) -> Option<u32> {
+    let (magic, rest) = bytes.split_first_chunk::<4>()?;
+    let (length, _) = rest.split_first_chunk::<4>()?;
+    let length = u32::from_le_bytes(*length);
+    (*magic == RECORD_MAGIC && length <= MAX_RECORD_PAYLOAD).then_some(length)
 }
 
 /// Size of a record with `payload_len` payload bytes, or `None` if it does not fit the format.

@@ -42,9 +42,7 @@
 //! header at `tail` that does not parse), it drops everything and counts a repair instead of
 //! trusting a bad length.
 
-use crate::record::{
-    MAX_RECORD_PAYLOAD, PreparedRecord, RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordHeader, record_size,
-};
+use crate::record::{PreparedRecord, RECORD_ALIGN, RECORD_HEADER_SIZE, RecordHeader, declared_length, record_size};
 
 /// The smallest usable log.
 pub const MIN_CAPACITY: usize = 256;
@@ -437,19 +435,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RingLog<S> {
     /// oldest record needs), with `header_at`'s checks.
     fn record_size_at(&self, position: u64) -> Option<usize> {
         let offset = self.offset_of(position);
-        let mut start = [0u8; 8];
-        match self.contiguous(offset, start.len()) {
-            Some(bytes) => start.copy_from_slice(bytes),
-            None => self.read_at(position, &mut start),
-        }
-        let (magic, length) = start.split_at(4);
-        if magic != RECORD_MAGIC {
-            return None;
-        }
-        let length = u32::from_le_bytes(length.try_into().ok()?);
-        if length > MAX_RECORD_PAYLOAD {
-            return None;
-        }
+        let length = match self.contiguous(offset, 8) {
+            Some(bytes) => declared_length(bytes)?,
+            None => {
+                let mut start = [0u8; 8];
+                self.read_at(position, &mut start);
+                declared_length(&start)?
+            }
+        };
         record_size(usize::try_from(length).ok()?).filter(|&size| size <= self.capacity)
     }
 

@@ -218,7 +218,6 @@ fn put_ascii(dst: &mut [u8], at: usize, text: &str) {
 
 /// Text written so far: units and payload bytes, the same before the last character (the cut
 /// point if the preview must end in `…`), and whether a character did not fit.
-#[derive(Clone, Copy, Default)]
 struct TextProgress {
     units: usize,
     bytes: usize,

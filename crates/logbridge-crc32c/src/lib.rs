@@ -142,7 +142,8 @@ impl Crc32c {
 
     /// [`Crc32c::detect`], done once per process (or driver image) and remembered.
     pub fn detected() -> Crc32c {
-        let known = Crc32cKind::ALL.into_iter().find(|kind| kind.code() == DETECTED.load(Ordering::Relaxed));
+        let code = DETECTED.load(Ordering::Relaxed);
+        let known = Crc32cKind::ALL.into_iter().find(|kind| kind.code() == code);
         if let Some(kind) = known {
             return Crc32c { kind };
         }

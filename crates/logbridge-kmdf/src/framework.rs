@@ -38,6 +38,16 @@ fn fault(machine: &Machine, ddi: Ddi) -> Option<NtStatus> {
     machine.kernel.decide_fault(ddi).map(|status| status.unwrap_or(NtStatus::INSUFFICIENT_RESOURCES))
 }
 
+/// The `Ok` value, or return from the WDF routine with the failure's NTSTATUS.
+macro_rules! or_return_status {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(status) => return status.0,
+        }
+    };
+}
+
 /// Validates attributes as FxValidateObjectAttributes does and returns a copy.
 fn read_attributes(
     machine: &Machine,
@@ -167,14 +177,8 @@ unsafe fn wdf_driver_create(
 ) -> NTSTATUS {
     let machine = current();
     machine.enter("WdfDriverCreate", PASSIVE_LEVEL);
-    let attributes = match read_attributes(&machine, "WdfDriverCreate", attributes) {
-        Ok(a) => a,
-        Err(status) => return status.0,
-    };
-    let config = match read_config(&machine, "WdfDriverCreate", "WDF_DRIVER_CONFIG", config, |c| c.Size) {
-        Ok(config) => config,
-        Err(status) => return status.0,
-    };
+    let attributes = or_return_status!(read_attributes(&machine, "WdfDriverCreate", attributes));
+    let config = or_return_status!(read_config(&machine, "WdfDriverCreate", "WDF_DRIVER_CONFIG", config, |c| c.Size));
     let path = read_unicode(registry_path).unwrap_or_default();
     if !path.eq_ignore_ascii_case(&machine.service_key) {
         machine.violate(
@@ -289,10 +293,7 @@ unsafe fn wdf_device_create(
     }
     // SAFETY: the driver passes the address of its PWDFDEVICE_INIT.
     let init_value = unsafe { *init };
-    let attributes = match read_attributes(&machine, "WdfDeviceCreate", attributes) {
-        Ok(a) => a,
-        Err(status) => return status.0,
-    };
+    let attributes = or_return_status!(read_attributes(&machine, "WdfDeviceCreate", attributes));
     let mut state = machine.state();
     let data = match state.device_init.as_mut() {
         Some((address, data)) if *address == init_value as usize && !data.consumed => data,
@@ -488,14 +489,9 @@ unsafe fn wdf_wmi_provider_create(
 ) -> NTSTATUS {
     let machine = current();
     machine.enter("WdfWmiProviderCreate", PASSIVE_LEVEL);
-    let attributes = match read_attributes(&machine, "WdfWmiProviderCreate", attributes) {
-        Ok(a) => a,
-        Err(status) => return status.0,
-    };
-    let config = match read_config(&machine, "WdfWmiProviderCreate", "WDF_WMI_PROVIDER_CONFIG", config, |c| c.Size) {
-        Ok(config) => config,
-        Err(status) => return status.0,
-    };
+    let attributes = or_return_status!(read_attributes(&machine, "WdfWmiProviderCreate", attributes));
+    let config =
+        or_return_status!(read_config(&machine, "WdfWmiProviderCreate", "WDF_WMI_PROVIDER_CONFIG", config, |c| c.Size));
     let guid_zero =
         config.Guid.Data1 == 0 && config.Guid.Data2 == 0 && config.Guid.Data3 == 0 && config.Guid.Data4 == [0; 8];
     let control_allowed = config.Flags
@@ -530,14 +526,9 @@ unsafe fn wdf_wmi_instance_create(
 ) -> NTSTATUS {
     let machine = current();
     machine.enter("WdfWmiInstanceCreate", PASSIVE_LEVEL);
-    let attributes = match read_attributes(&machine, "WdfWmiInstanceCreate", attributes) {
-        Ok(a) => a,
-        Err(status) => return status.0,
-    };
-    let config = match read_config(&machine, "WdfWmiInstanceCreate", "WDF_WMI_INSTANCE_CONFIG", config, |c| c.Size) {
-        Ok(config) => config,
-        Err(status) => return status.0,
-    };
+    let attributes = or_return_status!(read_attributes(&machine, "WdfWmiInstanceCreate", attributes));
+    let config =
+        or_return_status!(read_config(&machine, "WdfWmiInstanceCreate", "WDF_WMI_INSTANCE_CONFIG", config, |c| c.Size));
     if let Some(status) = fault(&machine, Ddi::WdfWmiInstanceCreate) {
         return status.0;
     }
@@ -594,10 +585,7 @@ unsafe fn wdf_io_queue_create(
 ) -> NTSTATUS {
     let machine = current();
     machine.enter("WdfIoQueueCreate", DISPATCH_LEVEL);
-    let attributes = match read_attributes(&machine, "WdfIoQueueCreate", attributes) {
-        Ok(a) => a,
-        Err(status) => return status.0,
-    };
+    let attributes = or_return_status!(read_attributes(&machine, "WdfIoQueueCreate", attributes));
     if config.is_null() {
         return NtStatus::INVALID_PARAMETER.0;
     }
@@ -1102,10 +1090,7 @@ fn open_driver_key(
     let machine = current();
     machine.enter(routine, PASSIVE_LEVEL);
     write_out(key, std::ptr::null_mut());
-    let attributes = match read_attributes(&machine, routine, attributes) {
-        Ok(a) => a,
-        Err(status) => return status.0,
-    };
+    let attributes = or_return_status!(read_attributes(&machine, routine, attributes));
     let driver_id = id_of(driver);
     if machine.state().driver != Some(driver_id) {
         invalid_handle(&machine, routine, driver as usize, "WDFDRIVER");
